@@ -1,0 +1,1 @@
+"""The edge of leadgraph: what a request meets before a resolver runs."""

@@ -1,0 +1,88 @@
+"""Settings from `LEADGRAPH_*` environment variables (documented in the README)."""
+
+import os
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from models import MODEL_MODULES
+
+DEFAULT_DATABASE_URL = "sqlite://leadgraph.sqlite3"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw is None or raw == "" else int(raw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    graphiql: bool = True
+    max_page_size: int = 100
+    default_page_size: int = 20
+    max_query_depth: int = 15
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    api_key_cache_seconds: int = 10
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            database_url=os.environ.get("LEADGRAPH_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            graphiql=_env_bool("LEADGRAPH_GRAPHIQL", True),
+            max_page_size=_env_int("LEADGRAPH_MAX_PAGE_SIZE", 100),
+            default_page_size=_env_int("LEADGRAPH_DEFAULT_PAGE_SIZE", 20),
+            max_query_depth=_env_int("LEADGRAPH_MAX_QUERY_DEPTH", 15),
+            db_pool_min=_env_int("LEADGRAPH_DB_POOL_MIN", 1),
+            db_pool_max=_env_int("LEADGRAPH_DB_POOL_MAX", 10),
+            host=os.environ.get("LEADGRAPH_HOST") or "127.0.0.1",
+            port=_env_int("LEADGRAPH_PORT", 8000),
+            workers=_env_int("LEADGRAPH_WORKERS", 1),
+            api_key_cache_seconds=_env_int("LEADGRAPH_API_KEY_CACHE_SECONDS", 10),
+            log_level=os.environ.get("LEADGRAPH_LOG_LEVEL") or "info",
+        )
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+    def tortoise_config(self) -> dict:
+        """The tortoise-orm config: one app, its models and its migrations package."""
+        url = self.database_url
+        if self.is_postgres:
+            parts = urlsplit(url)
+            query = dict(parse_qsl(parts.query))
+            query.setdefault("minsize", str(self.db_pool_min))
+            query.setdefault("maxsize", str(self.db_pool_max))
+            url = urlunsplit(parts._replace(query=urlencode(query)))
+        return {
+            "connections": {"default": url},
+            "apps": {
+                "models": {
+                    "models": MODEL_MODULES,
+                    "migrations": "models.migrations",
+                    "default_connection": "default",
+                }
+            },
+            "use_tz": True,
+            "timezone": "UTC",
+        }
+
+
+def tortoise_cli_config() -> dict:
+    """Entry point for tortoise's own CLI (`tortoise -c api.settings.TORTOISE_ORM ...`)."""
+    return Settings.from_env().tortoise_config()
+
+
+TORTOISE_ORM = tortoise_cli_config()

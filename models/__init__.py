@@ -1,0 +1,30 @@
+"""Tables and domain rules. Imports nothing from `api` or `resolvers`."""
+
+from models.account import Account
+from models.api_key import ApiKey, Role
+from models.contact import Contact
+from models.interaction import Interaction, InteractionType
+from models.lead import Lead, LeadStatus
+from models.workspace import Workspace
+
+MODEL_MODULES = [
+    "models.workspace",
+    "models.api_key",
+    "models.account",
+    "models.contact",
+    "models.lead",
+    "models.interaction",
+]
+
+__all__ = [
+    "MODEL_MODULES",
+    "Account",
+    "ApiKey",
+    "Contact",
+    "Interaction",
+    "InteractionType",
+    "Lead",
+    "LeadStatus",
+    "Role",
+    "Workspace",
+]

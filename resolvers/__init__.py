@@ -1,0 +1,1 @@
+"""The functions behind GraphQL fields, one module per aggregate."""
