@@ -14,10 +14,18 @@ class Account(Model):
     city = fields.CharField(max_length=100, null=True)
     country = fields.CharField(max_length=100, null=True)
     parent_account = fields.ForeignKeyField(
-        "models.Account", related_name="child_accounts", null=True, db_index=True, on_delete=fields.SET_NULL
+        "models.Account",
+        related_name="child_accounts",
+        null=True,
+        db_index=True,
+        on_delete=fields.SET_NULL,
     )
     primary_contact = fields.ForeignKeyField(
-        "models.Contact", related_name="primary_of", null=True, db_index=True, on_delete=fields.SET_NULL
+        "models.Contact",
+        related_name="primary_of",
+        null=True,
+        db_index=True,
+        on_delete=fields.SET_NULL,
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

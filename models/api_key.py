@@ -1,7 +1,15 @@
+import hashlib
+import secrets
 from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
+
+KEY_PREFIX = "lg_"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class Role(StrEnum):
@@ -25,3 +33,12 @@ class ApiKey(Model):
 
     class Meta:
         table = "api_key"
+
+    @classmethod
+    async def issue(cls, *, workspace_id: int, role: Role, name: str) -> tuple["ApiKey", str]:
+        """A new key and its secret; the secret is not stored and cannot be shown again."""
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = await cls.create(
+            workspace_id=workspace_id, role=role, name=name, key_hash=hash_secret(secret)
+        )
+        return key, secret

@@ -15,7 +15,11 @@ class Contact(Model):
     phone = fields.CharField(max_length=50, null=True)
     job_title = fields.CharField(max_length=200, null=True)
     account = fields.ForeignKeyField(
-        "models.Account", related_name="contacts", null=True, db_index=True, on_delete=fields.SET_NULL
+        "models.Account",
+        related_name="contacts",
+        null=True,
+        db_index=True,
+        on_delete=fields.SET_NULL,
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -1,3 +1,5 @@
+import re
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -13,3 +15,12 @@ class Workspace(Model):
 
     class Meta:
         table = "workspace"
+
+    @classmethod
+    async def create_with_unique_slug(cls, name: str) -> "Workspace":
+        base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "workspace"
+        slug, n = base, 1
+        while await cls.filter(slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        return await cls.create(name=name, slug=slug)

@@ -1,0 +1,148 @@
+"""create_app(settings) -> the Starlette application; `app` for uvicorn."""
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from tortoise import connections
+from tortoise.contrib.starlette import RegisterTortoise
+from tortoise.migrations.executor import MigrationExecutor
+
+from api.auth import ApiKeyAuthenticator
+from api.context import Context
+from api.schema import build_schema
+from api.settings import Settings
+from resolvers.loaders import Loaders
+
+logger = logging.getLogger("leadgraph")
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+class NotMigrated(RuntimeError):
+    pass
+
+
+async def pending_migrations(settings: Settings) -> list[str]:
+    apps = settings.tortoise_config()["apps"]
+    executor = MigrationExecutor(connections.get("default"), apps)
+    return [f"{step.migration.app_label}.{step.migration.name}" for step in await executor.plan()]
+
+
+class GraphQLView(GraphQL):
+    """Strawberry's ASGI view with our context and orjson encoding."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=True,
+        )
+        self.settings = settings
+
+    async def get_context(self, request, response) -> Context:  # type: ignore[override]
+        principal = request.scope["state"]["principal"]
+        return Context(
+            request=request,
+            response=response,
+            principal=principal,
+            settings=self.settings,
+            loaders=Loaders(principal.workspace_id, self.settings),
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+def unauthenticated(message: str) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Authenticated:
+    """Resolves the bearer key before GraphQL runs; no key or a bad one is HTTP 401.
+
+    A browser asking for the GraphiQL page (GET, HTML, no query) gets it without a key."""
+
+    def __init__(self, app: GraphQLView, authenticator: ApiKeyAuthenticator) -> None:
+        self.app = app
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        token = request_id.set(request.headers.get("x-request-id") or uuid.uuid4().hex)
+        try:
+            if not self._wants_ide(request):
+                header = request.headers.get("authorization")
+                principal = await self.authenticator.authenticate(header)
+                if principal is None:
+                    message = "Missing API key." if not header else "Invalid or revoked API key."
+                    await unauthenticated(message)(scope, receive, send)
+                    return
+                scope.setdefault("state", {})["principal"] = principal
+            await self.app(scope, receive, send)
+        finally:
+            request_id.reset(token)
+
+    def _wants_ide(self, request: Request) -> bool:
+        return (
+            self.app.graphql_ide is not None
+            and request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:  # any failure means not ready; the reason goes to the log
+        logger.warning("readiness check failed: %s", exc)
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    authenticator = ApiKeyAuthenticator(settings.api_key_cache_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with RegisterTortoise(app, config=settings.tortoise_config()):
+            pending = await pending_migrations(settings)
+            if pending:
+                raise NotMigrated(
+                    f"The database is not migrated ({len(pending)} migrations pending: "
+                    f"{', '.join(pending)}). Run `leadgraph migrate` first."
+                )
+            yield
+
+    graphql = Authenticated(GraphQLView(settings), authenticator)
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.authenticator = authenticator
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory api.app:app_from_env`."""
+    return create_app(Settings.from_env())

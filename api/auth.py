@@ -1,0 +1,83 @@
+"""API keys -> Principal(workspace, role), and the permission classes built on roles."""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from models import ApiKey, Role
+from models.api_key import KEY_PREFIX, hash_secret
+
+
+@dataclass(frozen=True)
+class Principal:
+    workspace_id: int
+    role: Role
+    api_key_id: int | None
+    api_key_name: str
+
+
+class ApiKeyAuthenticator:
+    """Looks keys up by hash, remembering answers for a few seconds to spare the database."""
+
+    def __init__(self, cache_seconds: int) -> None:
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def authenticate(self, authorization: str | None) -> Principal | None:
+        if not authorization:
+            return None
+        scheme, _, secret = authorization.partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+            return None
+        digest = hash_secret(secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached and cached[0] > now:
+            return cached[1]
+        key = await ApiKey.filter(key_hash=digest, revoked_at__isnull=True).first()
+        principal = (
+            Principal(key.workspace_id, Role(key.role), key.id, key.name) if key else None  # type: ignore[attr-defined]
+        )
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self.cache_seconds, principal)
+        return principal
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
+class RolePermission(BasePermission):
+    """Allows the listed roles; anything else is a FORBIDDEN error and nothing runs."""
+
+    roles: frozenset[Role] = frozenset()
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    @property
+    def message(self) -> str:  # type: ignore[override]
+        names = ", ".join(sorted(r.value for r in self.roles))
+        return f"Forbidden: this operation needs one of the roles {names}."
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return info.context.principal.role in self.roles
+
+
+class CanEdit(RolePermission):
+    """Create and update contacts, accounts and leads; move leads through their lifecycle."""
+
+    roles = frozenset({Role.ADMIN, Role.MARKETING, Role.SALES})
+
+
+class CanMarket(RolePermission):
+    """Record interactions and manage scoring models."""
+
+    roles = frozenset({Role.ADMIN, Role.MARKETING})
+
+
+class IsAdmin(RolePermission):
+    """Delete records and manage API keys."""
+
+    roles = frozenset({Role.ADMIN})

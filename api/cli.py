@@ -1,0 +1,161 @@
+"""The `leadgraph` command."""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as run_migrations
+
+from api.settings import Settings
+from models import ApiKey, Role, Workspace
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+
+async def _with_db(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+    await Tortoise.init(config=settings.tortoise_config())
+    try:
+        await work()
+    finally:
+        await Tortoise.close_connections()
+
+
+async def migrate(settings: Settings) -> None:
+    try:
+        await run_migrations(config=settings.tortoise_config())
+    finally:
+        await Tortoise.close_connections()
+    print("Database migrated.")
+
+
+async def create_workspace(settings: Settings, name: str) -> None:
+    async def work() -> None:
+        workspace = await Workspace.create_with_unique_slug(name)
+        print(f"Created workspace {workspace.name!r}. Its slug:")
+        print(workspace.slug)
+
+    await _with_db(settings, work)
+
+
+async def _workspace(slug: str) -> Workspace:
+    workspace = await Workspace.filter(slug=slug).first()
+    if workspace is None:
+        raise SystemExit(f"No workspace with the slug {slug!r}.")
+    return workspace
+
+
+async def create_api_key(settings: Settings, slug: str, role: str, name: str | None) -> None:
+    async def work() -> None:
+        workspace = await _workspace(slug)
+        key, secret = await ApiKey.issue(
+            workspace_id=workspace.id, role=Role(role), name=name or f"{role.lower()} key"
+        )
+        print(f"API key {key.name!r} ({key.role}) for workspace {slug}; keep it, it is shown once:")
+        print(secret)
+
+    await _with_db(settings, work)
+
+
+async def seed_demo(settings: Settings, slug: str, contacts: int) -> Workspace:
+    from models.demo import seed_demo as seed  # Faker is only needed here
+
+    workspace = await Workspace.filter(slug=slug).first()
+    if workspace is None:
+        workspace = await Workspace.create(name=slug.replace("-", " ").title(), slug=slug)
+    counts = await seed(workspace, contacts=contacts)
+    print(f"Seeded workspace {slug}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    return workspace
+
+
+def export_schema(path: Path = SCHEMA_FILE) -> None:
+    from api.schema import build_schema
+
+    path.write_text(build_schema(Settings()).as_str() + "\n")
+    print(f"Wrote {path.name}.")
+
+
+async def quickstart(settings: Settings) -> None:
+    """Migrate, seed a demo workspace on first run, and mint an admin key to try the API."""
+    await migrate(settings)
+
+    async def work() -> None:
+        workspace = await Workspace.filter(slug="demo").first()
+        if workspace is None:
+            workspace = await seed_demo(settings, "demo", 500)
+        _, secret = await ApiKey.issue(
+            workspace_id=workspace.id, role=Role.ADMIN, name="quickstart"
+        )
+        url = f"http://{settings.host}:{settings.port}/graphql"
+        print(f"\nGraphiQL: {url}")
+        print("Add this header in GraphiQL's Headers tab:")
+        print(f'{{"Authorization": "Bearer {secret}"}}\n')
+
+    await _with_db(settings, work)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="leadgraph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="Serve the API with uvicorn.")
+    serve_cmd.add_argument("--host", default=settings.host)
+    serve_cmd.add_argument("--port", type=int, default=settings.port)
+    serve_cmd.add_argument("--workers", type=int, default=settings.workers)
+    commands.add_parser("migrate", help="Apply database migrations.")
+    seed_cmd = commands.add_parser("seed-demo", help="Fill a workspace with demo data.")
+    seed_cmd.add_argument("--workspace", default="demo")
+    seed_cmd.add_argument("--contacts", type=int, default=1000)
+    ws_cmd = commands.add_parser("create-workspace", help="Create a workspace; prints its slug.")
+    ws_cmd.add_argument("name")
+    key_cmd = commands.add_parser("create-api-key", help="Create an API key; prints it.")
+    key_cmd.add_argument("--workspace", required=True)
+    key_cmd.add_argument("--role", required=True, choices=[r.value for r in Role])
+    key_cmd.add_argument("--name")
+    commands.add_parser("export-schema", help="Write schema.graphql.")
+    commands.add_parser("quickstart", help="Migrate, seed demo data once, print a key, serve.")
+    args = parser.parse_args(argv)
+
+    match args.command:
+        case "serve":
+            serve(settings, args.host, args.port, args.workers)
+        case "migrate":
+            asyncio.run(migrate(settings))
+        case "seed-demo":
+
+            async def work() -> None:
+                await seed_demo(settings, args.workspace, args.contacts)
+
+            asyncio.run(_with_db(settings, work))
+        case "create-workspace":
+            asyncio.run(create_workspace(settings, args.name))
+        case "create-api-key":
+            asyncio.run(create_api_key(settings, args.workspace, args.role, args.name))
+        case "export-schema":
+            export_schema()
+        case "quickstart":
+            asyncio.run(quickstart(settings))
+            serve(settings, settings.host, settings.port, 1)
+        case _:
+            parser.print_help()
+            sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

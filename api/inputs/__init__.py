@@ -1,0 +1,1 @@
+"""GraphQL input types: filters, ordering and mutation inputs per aggregate."""

@@ -1,0 +1,100 @@
+"""The Query and Mutation roots, wired to resolvers. No logic lives here."""
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+
+from api.auth import CanEdit, IsAdmin
+from api.errors import ApiError
+from api.settings import Settings
+from api.types.account import Account, AccountPayload
+from api.types.common import Connection, DeletePayload
+from api.types.contact import Contact, ContactPayload
+from api.types.interaction import Interaction
+from api.types.lead import Lead, LeadPayload
+from resolvers import accounts, contacts, leads
+
+
+@strawberry.type(description="Read the workspace's customer graph.")
+class Query:
+    node: relay.Node | None = relay.node(
+        description="Any object by its global ID; null if it does not exist in your workspace."
+    )
+    nodes: list[relay.Node | None] = relay.node(
+        description="Several objects by global ID, in order; null for each that is not found."
+    )
+    accounts: Connection[Account] = strawberry.field(
+        resolver=accounts.accounts,
+        description="Accounts, filtered, searched (name, website, city) and sorted.",
+    )
+    contacts: Connection[Contact] = strawberry.field(
+        resolver=contacts.contacts,
+        description="Contacts, filtered, searched (names, email, company) and sorted.",
+    )
+    leads: Connection[Lead] = strawberry.field(
+        resolver=leads.leads,
+        description="Leads, filtered, searched (topic, names, email, company) and sorted.",
+    )
+
+
+@strawberry.type(description="Change the workspace's customer graph. Each call is one transaction.")
+class Mutation:
+    create_account: AccountPayload = strawberry.mutation(
+        resolver=accounts.create_account, permission_classes=[CanEdit]
+    )
+    update_account: AccountPayload = strawberry.mutation(
+        resolver=accounts.update_account, permission_classes=[CanEdit]
+    )
+    delete_account: DeletePayload = strawberry.mutation(
+        resolver=accounts.delete_account,
+        permission_classes=[IsAdmin],
+        description="Delete an account; its contacts, leads and child accounts are unlinked.",
+    )
+    create_contact: ContactPayload = strawberry.mutation(
+        resolver=contacts.create_contact, permission_classes=[CanEdit]
+    )
+    update_contact: ContactPayload = strawberry.mutation(
+        resolver=contacts.update_contact, permission_classes=[CanEdit]
+    )
+    delete_contact: DeletePayload = strawberry.mutation(
+        resolver=contacts.delete_contact,
+        permission_classes=[IsAdmin],
+        description="Delete a contact and its interactions; its leads become sales-only leads.",
+    )
+    create_lead: LeadPayload = strawberry.mutation(
+        resolver=leads.create_lead, permission_classes=[CanEdit]
+    )
+    update_lead: LeadPayload = strawberry.mutation(
+        resolver=leads.update_lead, permission_classes=[CanEdit]
+    )
+    delete_lead: DeletePayload = strawberry.mutation(
+        resolver=leads.delete_lead,
+        permission_classes=[IsAdmin],
+        description="Delete a lead and the interactions recorded on it.",
+    )
+
+
+def should_mask_error(error) -> bool:
+    """Keep GraphQL's own errors (syntax, validation, coercion) and our typed errors."""
+    original = error.original_error
+    if original is None:
+        return False
+    return not isinstance(original, ApiError) and not (
+        error.extensions and error.extensions.get("code") == "FORBIDDEN"
+    )
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Interaction],
+        config=StrawberryConfig(relay_max_results=settings.max_page_size),
+        extensions=[
+            ParserCache,
+            ValidationCache,
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaskErrors(should_mask_error=should_mask_error),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""GraphQL output types, one module per aggregate."""

@@ -1,0 +1,197 @@
+"""Per-request data loaders, scoped to the caller's workspace by construction.
+
+`<thing>_by_id` batch single rows; the child-list loaders fetch one page per parent for all
+parents of a level in one statement, so a nested read costs a fixed number of statements
+whatever the page sizes.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from api.settings import Settings
+from api.types.account import Account
+from api.types.contact import Contact
+from api.types.interaction import Interaction
+from api.types.lead import Lead
+from resolvers.filtering import (
+    account_condition,
+    contact_condition,
+    interaction_condition,
+    lead_condition,
+)
+from resolvers.pagination import (
+    Page,
+    PageArgs,
+    SortKey,
+    count_children,
+    empty_page,
+    fetch_child_pages,
+    page_size,
+    sort_keys,
+    to_connection,
+)
+from resolvers.sql import Sql, conjunction, connection, fetch, is_postgres
+
+NODE_TYPES: dict[str, Callable[[dict], Any]] = {
+    "account": Account.from_row,
+    "contact": Contact.from_row,
+    "lead": Lead.from_row,
+    "interaction": Interaction.from_row,
+}
+NEWEST_FIRST = (SortKey("occurred_at", True, True), SortKey("id", True))
+
+
+@dataclass(frozen=True)
+class ChildList:
+    """How to find the children of a set of parents: the rows, their parent and filter."""
+
+    table: str
+    parent_column: str
+    condition: Callable[[Any, str, Sql], str] | None
+    to_node: Callable[[dict], Any]
+    default_order: tuple[SortKey, ...] = ()
+
+    def source(self, q: Sql, workspace_id: int, parent_ids: list[int]) -> tuple[str, str, str]:
+        """(FROM source, parent expression, condition) for these parents."""
+        where = conjunction(
+            [
+                f"t.workspace_id = {q.param(workspace_id)}",
+                q.in_list(f"t.{self.parent_column}", parent_ids),
+            ]
+        )
+        return self.table, f"t.{self.parent_column}", where
+
+
+class LeadInteractions(ChildList):
+    """A lead's interactions: its own, plus its contact's interactions that name no lead."""
+
+    def source(self, q: Sql, workspace_id: int, parent_ids: list[int]) -> tuple[str, str, str]:
+        ws = q.param(workspace_id)
+        union = (
+            f"(SELECT i.*, i.lead_id AS lead_key FROM interaction i "
+            f"WHERE i.workspace_id = {ws} AND {q.in_list('i.lead_id', parent_ids)} "
+            f"UNION ALL SELECT i.*, l.id AS lead_key FROM interaction i "
+            f"JOIN lead l ON l.contact_id = i.contact_id "
+            f"WHERE i.workspace_id = {ws} AND i.lead_id IS NULL "
+            f"AND {q.in_list('l.id', parent_ids)})"
+        )
+        return union, "t.lead_key", "1 = 1"
+
+
+class ChildConnections:
+    """One DataLoader per distinct argument set, each batching every parent that asks."""
+
+    def __init__(self, spec: ChildList, workspace_id: int, settings: Settings) -> None:
+        self.spec = spec
+        self.workspace_id = workspace_id
+        self.settings = settings
+        self._pages: dict[str, DataLoader] = {}
+        self._counts: dict[str, DataLoader] = {}
+
+    def load(
+        self,
+        parent_id: int,
+        *,
+        first: int | None,
+        after: str | None,
+        filter: Any = None,
+        order_by: list | None = None,
+    ):
+        args = PageArgs(first=first, after=after)
+        size = page_size(
+            args, default=self.settings.default_page_size, maximum=self.settings.max_page_size
+        )
+        key = repr((first, after, filter, order_by))
+        pages = self._pages.get(key)
+        if pages is None:
+            keys = sort_keys(order_by, self.spec.default_order)
+            pages = DataLoader(
+                lambda ids: self._fetch_pages(ids, args, size, keys, filter), max_batch_size=5000
+            )
+            self._pages[key] = pages
+            self._counts[key] = DataLoader(
+                lambda ids: self._fetch_counts(ids, filter), max_batch_size=5000
+            )
+        counts = self._counts[key]
+        return self._connection(pages, counts, parent_id)
+
+    async def _connection(self, pages: DataLoader, counts: DataLoader, parent_id: int):
+        page = await pages.load(parent_id)
+        return to_connection(page, self.spec.to_node, lambda: counts.load(parent_id))
+
+    def _filtered(self, ids: list[int], filter: Any) -> tuple[Sql, str, str, str]:
+        q = Sql(is_postgres(connection()))
+        source, parent_expr, where = self.spec.source(q, self.workspace_id, list(ids))
+        if filter is not None and self.spec.condition is not None:
+            where = conjunction([where, self.spec.condition(filter, "t", q)])
+        return q, source, parent_expr, where
+
+    async def _fetch_pages(self, ids, args, size, keys, filter) -> list[Page]:
+        q, source, parent_expr, where = self._filtered(ids, filter)
+        pages = await fetch_child_pages(
+            source=source,
+            parent_expr=parent_expr,
+            where=where,
+            q=q,
+            keys=keys,
+            args=args,
+            size=size,
+        )
+        return [pages.get(i) or empty_page() for i in ids]
+
+    async def _fetch_counts(self, ids, filter) -> list[int]:
+        q, source, parent_expr, where = self._filtered(ids, filter)
+        counts = await count_children(source=source, parent_expr=parent_expr, where=where, q=q)
+        return [counts.get(i, 0) for i in ids]
+
+
+CHILD_ACCOUNTS = ChildList("account", "parent_account_id", account_condition, Account.from_row)
+ACCOUNT_CONTACTS = ChildList("contact", "account_id", contact_condition, Contact.from_row)
+ACCOUNT_LEADS = ChildList("lead", "account_id", lead_condition, Lead.from_row)
+CONTACT_LEADS = ChildList("lead", "contact_id", lead_condition, Lead.from_row)
+CONTACT_INTERACTIONS = ChildList(
+    "interaction", "contact_id", interaction_condition, Interaction.from_row, NEWEST_FIRST
+)
+LEAD_INTERACTIONS = LeadInteractions(
+    "interaction", "lead_id", interaction_condition, Interaction.from_row, NEWEST_FIRST
+)
+
+
+class Loaders:
+    def __init__(self, workspace_id: int, settings: Settings) -> None:
+        self.workspace_id = workspace_id
+        self.account_by_id = self._by_id("account")
+        self.contact_by_id = self._by_id("contact")
+        self.lead_by_id = self._by_id("lead")
+        self.interaction_by_id = self._by_id("interaction")
+        self.child_accounts = ChildConnections(CHILD_ACCOUNTS, workspace_id, settings)
+        self.account_contacts = ChildConnections(ACCOUNT_CONTACTS, workspace_id, settings)
+        self.account_leads = ChildConnections(ACCOUNT_LEADS, workspace_id, settings)
+        self.contact_leads = ChildConnections(CONTACT_LEADS, workspace_id, settings)
+        self.contact_interactions = ChildConnections(CONTACT_INTERACTIONS, workspace_id, settings)
+        self.lead_interactions = ChildConnections(LEAD_INTERACTIONS, workspace_id, settings)
+
+    def _by_id(self, table: str) -> DataLoader:
+        to_node = NODE_TYPES[table]
+
+        async def batch(ids: list[int]) -> list[Any]:
+            q = Sql(is_postgres(connection()))
+            sql = (
+                f"SELECT t.* FROM {table} t WHERE t.workspace_id = {q.param(self.workspace_id)} "
+                f"AND {q.in_list('t.id', list(ids))}"
+            )
+            found = {row["id"]: to_node(row) for row in await fetch(sql, q)}
+            return [found.get(i) for i in ids]
+
+        return DataLoader(batch, max_batch_size=5000)
+
+    async def load_nodes(self, table: str, node_ids: Iterable[str]) -> list[Any]:
+        """`node`/`nodes`: ids of another workspace, or that are not numbers, resolve to null."""
+        loader = getattr(self, f"{table}_by_id")
+        ids = [int(i) if str(i).isdigit() else None for i in node_ids]
+        found = await loader.load_many([i for i in ids if i is not None])
+        by_id = dict(zip([i for i in ids if i is not None], found, strict=True))
+        return [by_id.get(i) if i is not None else None for i in ids]
