@@ -49,13 +49,14 @@ class GraphQLView(GraphQL):
         self.settings = settings
 
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
-        principal = request.scope["state"]["principal"]
+        # Absent only when the GraphiQL page is served, which executes nothing.
+        principal = request.scope.get("state", {}).get("principal")
         return Context(
             request=request,
             response=response,
             principal=principal,
             settings=self.settings,
-            loaders=Loaders(principal.workspace_id, self.settings),
+            loaders=Loaders(principal.workspace_id, self.settings) if principal else None,
         )
 
     def encode_json(self, data: object) -> bytes:

@@ -72,7 +72,7 @@ async def _apply(row: LeadRow, input_, workspace_id: int) -> None:
         values["account_id"] = None
     if "contact_id" in refs:
         values["contact_id"] = contact.id if contact else None
-        if contact is not None and "account_id" not in refs:
+        if contact is not None and values.get("account_id") is None:
             values["account_id"] = contact.account_id  # type: ignore[attr-defined]
     row.update_from_dict(values)
 

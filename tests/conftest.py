@@ -1,0 +1,161 @@
+"""Test harness: the real app over HTTP (httpx + ASGI lifespan) on a really migrated database.
+
+LEADGRAPH_TEST_DATABASE_URL picks the database (a PostgreSQL URL for the PostgreSQL run);
+without it the suite runs on a fresh SQLite file. Tables are emptied before every test.
+"""
+
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate
+
+from api.app import create_app
+from api.settings import Settings
+from models import ApiKey, Role, Workspace
+
+TABLES = ["interaction", "lead", "contact", "account", "api_key", "workspace"]
+
+
+def database_url_for_tests() -> str:
+    url = os.environ.get("LEADGRAPH_TEST_DATABASE_URL")
+    if url:
+        return url
+    return "sqlite://" + os.path.join(tempfile.mkdtemp(prefix="leadgraph-test-"), "test.sqlite3")
+
+
+async def reset_postgres(url: str) -> None:
+    """Start from an empty schema so the real migrations build every table."""
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def settings() -> Settings:
+    url = database_url_for_tests()
+    settings = Settings(database_url=url, api_key_cache_seconds=0, db_pool_max=20)
+    if settings.is_postgres:
+        await reset_postgres(url)
+    await migrate(config=settings.tortoise_config())
+    await Tortoise.close_connections()
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def http(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables(request, settings: Settings) -> None:
+    if "app" not in request.fixturenames and "http" not in request.fixturenames:
+        return
+    request.getfixturevalue("app")
+    conn = connections.get("default")
+    if settings.is_postgres:
+        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    else:
+        for table in TABLES:
+            await conn.execute_script(f"DELETE FROM {table}")
+
+
+class GraphQLErrors(AssertionError):
+    pass
+
+
+@dataclass
+class Tenant:
+    """A workspace with one API key per role, and a way to send GraphQL as each."""
+
+    http: httpx.AsyncClient
+    workspace: Workspace
+    keys: dict[Role, str] = field(default_factory=dict)
+
+    async def post(self, query: str, variables: dict | None = None, role: Role = Role.ADMIN):
+        headers = {"Authorization": f"Bearer {self.keys[role]}"}
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def gql(self, query: str, variables: dict | None = None, role: Role = Role.ADMIN) -> dict:
+        """Sends a query and fails the test on any GraphQL error."""
+        response = await self.post(query, variables, role)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if body.get("errors"):
+            raise GraphQLErrors(body["errors"])
+        return body["data"]
+
+    async def mutate(self, name: str, input: dict, selection: str, role: Role = Role.ADMIN) -> dict:
+        """Runs `name(input: $input) { selection userErrors {field message code} }`."""
+        input_type = (
+            "DeleteInput" if name.startswith("delete") else name[0].upper() + name[1:] + "Input"
+        )
+        query = (
+            f"mutation($input: {input_type}!) {{ {name}(input: $input) "
+            f"{{ {selection} userErrors {{ field message code }} }} }}"
+        )
+        return (await self.gql(query, {"input": input}, role))[name]
+
+
+@pytest.fixture
+def make_tenant(http):
+    async def make(name: str = "Acme") -> Tenant:
+        workspace = await Workspace.create_with_unique_slug(name)
+        tenant = Tenant(http, workspace)
+        for role in Role:
+            _, secret = await ApiKey.issue(workspace_id=workspace.id, role=role, name=role.value)
+            tenant.keys[role] = secret
+        return tenant
+
+    return make
+
+
+@pytest.fixture
+async def tenant(make_tenant) -> Tenant:
+    return await make_tenant("Acme")
+
+
+class StatementCounter(logging.Handler):
+    """Counts the SQL statements tortoise sends (it logs each at DEBUG)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().lstrip().upper()
+        if message.startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+            self.statements.append(record.getMessage())
+
+
+@pytest.fixture
+def count_statements():
+    logger = logging.getLogger("tortoise.db_client")
+    handler = StatementCounter()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(previous)

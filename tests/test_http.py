@@ -1,0 +1,80 @@
+"""The HTTP edge: authentication, health endpoints, GET queries, GraphiQL, error masking."""
+
+from datetime import UTC, datetime
+
+from models import ApiKey, Role
+
+
+async def test_missing_key_is_401_with_graphql_error_body(http):
+    response = await http.post("/graphql", json={"query": "{ accounts { totalCount } }"})
+    assert response.status_code == 401
+    assert response.json() == {
+        "errors": [{"message": "Missing API key.", "extensions": {"code": "UNAUTHENTICATED"}}]
+    }
+
+
+async def test_unknown_key_is_401(http, tenant):
+    response = await http.post(
+        "/graphql",
+        json={"query": "{ accounts { totalCount } }"},
+        headers={"Authorization": "Bearer lg_not-a-real-key"},
+    )
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_revoked_key_is_401(http, tenant):
+    await ApiKey.filter(workspace_id=tenant.workspace.id, role=Role.ADMIN).update(
+        revoked_at=datetime.now(UTC)
+    )
+    response = await tenant.post("{ accounts { totalCount } }")
+    assert response.status_code == 401
+
+
+async def test_health_and_readiness(http):
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+async def test_query_over_get(http, tenant):
+    response = await http.get(
+        "/graphql",
+        params={"query": "{ accounts { totalCount } }"},
+        headers={"Authorization": f"Bearer {tenant.keys[Role.READ_ONLY]}"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"accounts": {"totalCount": 0}}}
+
+
+async def test_graphiql_page_for_browsers_without_key(http):
+    response = await http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_validation_errors_are_not_masked(tenant):
+    response = await tenant.post("{ accounts { noSuchField } }")
+    message = response.json()["errors"][0]["message"]
+    assert "noSuchField" in message
+
+
+async def test_bad_user_input_keeps_its_code(tenant):
+    response = await tenant.post("{ accounts(first: 101) { totalCount } }")
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "At most 100" in error["message"]
+
+
+async def test_relay_nesting_passes_the_depth_limit(tenant):
+    query = """{ accounts { edges { node { contacts { edges { node { leads { edges { node {
+        contact { account { childAccounts { edges { node { name } } } } } } } } } } } } } } }"""
+    await tenant.gql(query)
+
+
+async def test_depth_limit_refuses_absurd_nesting(tenant):
+    inner = "name"
+    for _ in range(20):
+        inner = f"parentAccount {{ {inner} }}"
+    response = await tenant.post(f"{{ accounts {{ edges {{ node {{ {inner} }} }} }} }}")
+    assert "exceeds maximum operation depth" in response.json()["errors"][0]["message"]
