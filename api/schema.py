@@ -14,15 +14,18 @@ from api.types.contact import Contact, ContactPayload
 from api.types.interaction import Interaction
 from api.types.lead import Lead, LeadPayload
 from resolvers import accounts, contacts, leads
+from resolvers import node as nodes_
 
 
 @strawberry.type(description="Read the workspace's customer graph.")
 class Query:
-    node: relay.Node | None = relay.node(
-        description="Any object by its global ID; null if it does not exist in your workspace."
+    node: relay.Node | None = strawberry.field(
+        resolver=nodes_.node,
+        description="Any object by its global ID; null if it does not exist in your workspace.",
     )
-    nodes: list[relay.Node | None] = relay.node(
-        description="Several objects by global ID, in order; null for each that is not found."
+    nodes: list[relay.Node | None] = strawberry.field(
+        resolver=nodes_.nodes,
+        description="Several objects by global ID, in order; null for each that is not found.",
     )
     accounts: Connection[Account] = strawberry.field(
         resolver=accounts.accounts,
