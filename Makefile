@@ -1,0 +1,46 @@
+# One task runner for the README, CI and developers. Every target sets up .venv itself.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: install run serve test test-postgres lint format schema bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## Serve on the embedded SQLite default: migrate, seed demo data once, print a key, serve.
+run: install
+	$(BIN)/leadgraph quickstart
+
+serve: install
+	$(BIN)/leadgraph migrate
+	$(BIN)/leadgraph serve
+
+## The whole test suite (SQLite unless LEADGRAPH_TEST_DATABASE_URL names a PostgreSQL database).
+test: install
+	$(BIN)/pytest -q
+
+test-postgres: install
+	LEADGRAPH_TEST_DATABASE_URL=$${LEADGRAPH_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/leadgraph_test} $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: install
+	$(BIN)/leadgraph export-schema
+
+bench: install
+	$(BIN)/python bench/nested_reads.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
