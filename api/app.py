@@ -4,7 +4,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 
 import orjson
 from starlette.applications import Starlette
@@ -18,13 +17,12 @@ from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.migrations.executor import MigrationExecutor
 
 from api.auth import ApiKeyAuthenticator
-from api.context import Context
+from api.context import Context, request_id
 from api.schema import build_schema
 from api.settings import Settings
 from resolvers.loaders import Loaders
 
 logger = logging.getLogger("leadgraph")
-request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 
 class NotMigrated(RuntimeError):

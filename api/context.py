@@ -1,5 +1,6 @@
 """The per-request context: who is calling and the request's data loaders."""
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,16 +14,21 @@ if TYPE_CHECKING:
     from resolvers.loaders import Loaders
 
 
+# Set per HTTP request by the edge; tags the server log lines of that request.
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+
+
 @dataclass
 class Context:
     request: Request | None
     response: Any
-    principal: Principal
+    principal: Principal | None
     settings: Settings
-    loaders: "Loaders"
+    loaders: "Loaders | None"
 
     @property
     def workspace_id(self) -> int:
+        assert self.principal is not None  # every executed operation is authenticated
         return self.principal.workspace_id
 
 

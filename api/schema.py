@@ -1,11 +1,14 @@
 """The Query and Mutation roots, wired to resolvers. No logic lives here."""
 
+import logging
+
 import strawberry
 from strawberry import relay
 from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from api.auth import CanEdit, IsAdmin
+from api.context import request_id
 from api.errors import ApiError
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
@@ -15,6 +18,8 @@ from api.types.interaction import Interaction
 from api.types.lead import Lead, LeadPayload
 from resolvers import accounts, contacts, leads
 from resolvers import node as nodes_
+
+logger = logging.getLogger("leadgraph")
 
 
 @strawberry.type(description="Read the workspace's customer graph.")
@@ -88,8 +93,19 @@ def should_mask_error(error) -> bool:
     )
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Log every error with the request id; clients only see masked messages."""
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, ApiError):
+                logger.info("request %s: %s", request_id.get(), error.message)
+            else:
+                logger.error("request %s: %s", request_id.get(), error.message, exc_info=original)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[Interaction],

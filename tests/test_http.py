@@ -78,3 +78,21 @@ async def test_depth_limit_refuses_absurd_nesting(tenant):
         inner = f"parentAccount {{ {inner} }}"
     response = await tenant.post(f"{{ accounts {{ edges {{ node {{ {inner} }} }} }} }}")
     assert "exceeds maximum operation depth" in response.json()["errors"][0]["message"]
+
+
+async def test_unexpected_errors_are_masked_and_logged_with_request_id(tenant, monkeypatch, caplog):
+    import resolvers.pagination
+
+    async def broken(**kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(resolvers.pagination, "fetch_page", broken)
+    response = await tenant.http.post(
+        "/graphql",
+        json={"query": "{ accounts { totalCount } }"},
+        headers={"Authorization": f"Bearer {tenant.keys[Role.ADMIN]}", "X-Request-ID": "req-42"},
+    )
+    body = response.json()
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "secret" not in response.text
+    assert any("req-42" in r.getMessage() and r.exc_info for r in caplog.records)
