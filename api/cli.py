@@ -65,6 +65,7 @@ async def seed_demo(settings: Settings, slug: str, contacts: int) -> Workspace:
     workspace = await Workspace.filter(slug=slug).first()
     if workspace is None:
         workspace = await Workspace.create(name=slug.replace("-", " ").title(), slug=slug)
+        await workspace.add_default_scoring_model()
     counts = await seed(workspace, contacts=contacts)
     print(f"Seeded workspace {slug}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     return workspace

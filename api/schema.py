@@ -7,17 +7,20 @@ from strawberry import relay
 from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
-from api.auth import CanEdit, IsAdmin
+from api.auth import CanEdit, CanMarket, IsAdmin
 from api.context import request_id
 from api.errors import ApiError
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.common import Connection, DeletePayload
 from api.types.contact import Contact, ContactPayload
-from api.types.interaction import Interaction
-from api.types.lead import Lead, LeadPayload
-from resolvers import accounts, contacts, leads
+from api.types.interaction import Interaction, RecordInteractionPayload, RecordInteractionsPayload
+from api.types.lead import Lead, LeadPayload, QualifyLeadPayload
+from api.types.opportunity import Opportunity
+from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPreview
+from resolvers import accounts, contacts, interactions, leads, lifecycle
 from resolvers import node as nodes_
+from resolvers import scoring_models as scoring
 
 logger = logging.getLogger("leadgraph")
 
@@ -43,6 +46,13 @@ class Query:
     leads: Connection[Lead] = strawberry.field(
         resolver=leads.leads,
         description="Leads, filtered, searched (topic, names, email, company) and sorted.",
+    )
+    scoring_models: list[ScoringModel] = strawberry.field(
+        resolver=scoring.scoring_models, description="The workspace's scoring models."
+    )
+    preview_scoring_model: ScoringModelPreview = strawberry.field(
+        resolver=scoring.preview_scoring_model,
+        description="What a scoring model would do to the workspace's leads, without writing.",
     )
 
 
@@ -81,6 +91,57 @@ class Mutation:
         permission_classes=[IsAdmin],
         description="Delete a lead and the interactions recorded on it.",
     )
+    record_interaction: RecordInteractionPayload = strawberry.mutation(
+        resolver=interactions.record_interaction,
+        permission_classes=[CanMarket],
+        description="Record an interaction; the answer carries the new scores of every lead it "
+        "counts for, under every active scoring model.",
+    )
+    record_interactions: RecordInteractionsPayload = strawberry.mutation(
+        resolver=interactions.record_interactions,
+        permission_classes=[CanMarket],
+        description="Record up to LEADGRAPH_MAX_BATCH_SIZE interactions, all or nothing.",
+    )
+    delete_interaction: RecordInteractionPayload = strawberry.mutation(
+        resolver=interactions.delete_interaction,
+        permission_classes=[IsAdmin],
+        description="Delete an interaction and re-score the leads it counted for.",
+    )
+    create_scoring_model: ScoringModelPayload = strawberry.mutation(
+        resolver=scoring.create_scoring_model,
+        permission_classes=[CanMarket],
+        description="Create a scoring model and score every lead under it.",
+    )
+    update_scoring_model: ScoringModelPayload = strawberry.mutation(
+        resolver=scoring.update_scoring_model,
+        permission_classes=[CanMarket],
+        description="Change a scoring model; new rules, grades or threshold re-score every lead.",
+    )
+    accept_lead: LeadPayload = strawberry.mutation(
+        resolver=lifecycle.accept_lead,
+        permission_classes=[CanEdit],
+        description="Sales accepts a NEW, NURTURING or SALES_READY lead.",
+    )
+    send_lead_back_to_marketing: LeadPayload = strawberry.mutation(
+        resolver=lifecycle.send_lead_back_to_marketing,
+        permission_classes=[CanEdit],
+        description="A SALES_READY or SALES_ACCEPTED lead goes back to NURTURING.",
+    )
+    disqualify_lead: LeadPayload = strawberry.mutation(
+        resolver=lifecycle.disqualify_lead,
+        permission_classes=[CanEdit],
+        description="Close an open lead as DISQUALIFIED.",
+    )
+    qualify_lead: QualifyLeadPayload = strawberry.mutation(
+        resolver=lifecycle.qualify_lead,
+        permission_classes=[CanEdit],
+        description="Close an open lead as QUALIFIED and create its opportunity.",
+    )
+    reactivate_lead: LeadPayload = strawberry.mutation(
+        resolver=lifecycle.reactivate_lead,
+        permission_classes=[CanEdit],
+        description="Reopen a QUALIFIED or DISQUALIFIED lead as NEW.",
+    )
 
 
 def should_mask_error(error) -> bool:
@@ -108,7 +169,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[Interaction],
+        types=[Interaction, Opportunity],
         config=StrawberryConfig(relay_max_results=settings.max_page_size),
         extensions=[
             ParserCache,

@@ -34,6 +34,8 @@ class Settings:
     port: int = 8000
     workers: int = 1
     api_key_cache_seconds: int = 10
+    max_batch_size: int = 1000
+    rescore_interval_seconds: int = 3600
     log_level: str = "info"
 
     @classmethod
@@ -50,6 +52,8 @@ class Settings:
             port=_env_int("LEADGRAPH_PORT", 8000),
             workers=_env_int("LEADGRAPH_WORKERS", 1),
             api_key_cache_seconds=_env_int("LEADGRAPH_API_KEY_CACHE_SECONDS", 10),
+            max_batch_size=_env_int("LEADGRAPH_MAX_BATCH_SIZE", 1000),
+            rescore_interval_seconds=_env_int("LEADGRAPH_RESCORE_INTERVAL_SECONDS", 3600),
             log_level=os.environ.get("LEADGRAPH_LOG_LEVEL") or "info",
         )
 

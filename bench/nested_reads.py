@@ -67,6 +67,7 @@ async def prepare(url: str, contacts: int) -> tuple[str, str]:
             from models.demo import seed_demo
 
             workspace = await Workspace.create(name="Bench", slug="bench")
+            await workspace.add_default_scoring_model()
             print(await seed_demo(workspace, contacts=contacts), flush=True)
             print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
         workspace = await Workspace.get(slug="bench")

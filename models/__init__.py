@@ -5,6 +5,8 @@ from models.api_key import ApiKey, Role
 from models.contact import Contact
 from models.interaction import Interaction, InteractionType
 from models.lead import Lead, LeadStatus
+from models.opportunity import LeadEvent, Opportunity
+from models.scoring_model import LeadScore, ScoringModel
 from models.workspace import Workspace
 
 MODEL_MODULES = [
@@ -14,6 +16,8 @@ MODEL_MODULES = [
     "models.contact",
     "models.lead",
     "models.interaction",
+    "models.scoring_model",
+    "models.opportunity",
 ]
 
 __all__ = [
@@ -24,7 +28,11 @@ __all__ = [
     "Interaction",
     "InteractionType",
     "Lead",
+    "LeadEvent",
+    "LeadScore",
     "LeadStatus",
+    "Opportunity",
+    "ScoringModel",
     "Role",
     "Workspace",
 ]

@@ -4,11 +4,13 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from faker import Faker
+from tortoise.transactions import in_transaction
 
 from models.account import Account
 from models.contact import Contact
 from models.interaction import Interaction, InteractionType
 from models.lead import Lead, LeadStatus
+from models.rescoring import Scope, rescore
 from models.workspace import Workspace
 
 INDUSTRIES = ["Retail", "Manufacturing", "Healthcare", "Finance", "Energy", "Software", "Education"]
@@ -118,6 +120,8 @@ async def seed_demo(workspace: Workspace, *, contacts: int, seed: int = 7) -> di
                 )
             )
     await _bulk(Interaction, interactions)
+    async with in_transaction() as conn:
+        await rescore(conn, Scope(workspace.id), now=now)
     return {
         "accounts": len(account_ids),
         "contacts": len(contact_ids),

@@ -35,6 +35,8 @@ class Interaction(Model):
     )
     metadata = fields.JSONField(null=True)
     idempotency_key = fields.CharField(max_length=200, null=True)
+    # SHA-256 of the request that used the key, to tell a replay from a reuse.
+    idempotency_fingerprint = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

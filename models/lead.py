@@ -32,6 +32,10 @@ class Lead(Model):
     last_name = fields.CharField(max_length=100, null=True)
     email = fields.CharField(max_length=254, null=True)
     company_name = fields.CharField(max_length=200, null=True)
+    # Under the primary scoring model; sales_ready is true when any active model says so.
+    score = fields.IntField(default=0)
+    grade = fields.CharField(max_length=50, null=True)
+    sales_ready = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -43,4 +47,5 @@ class Lead(Model):
             Index(fields=("workspace_id", "status")),
             Index(fields=("workspace_id", "created_at")),
             Index(fields=("workspace_id", "updated_at")),
+            Index(fields=("workspace_id", "score")),
         )

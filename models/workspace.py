@@ -3,6 +3,9 @@ import re
 from tortoise import fields
 from tortoise.models import Model
 
+from models.scoring import DEFAULT_MODEL
+from models.scoring_model import ScoringModel
+
 
 class Workspace(Model):
     """A tenant: every other row belongs to exactly one workspace."""
@@ -23,4 +26,17 @@ class Workspace(Model):
         while await cls.filter(slug=slug).exists():
             n += 1
             slug = f"{base}-{n}"
-        return await cls.create(name=name, slug=slug)
+        workspace = await cls.create(name=name, slug=slug)
+        await workspace.add_default_scoring_model()
+        return workspace
+
+    async def add_default_scoring_model(self) -> None:
+        await ScoringModel.create(
+            workspace_id=self.id,
+            name=DEFAULT_MODEL["name"],
+            primary=True,
+            active=True,
+            sales_ready_threshold=DEFAULT_MODEL["sales_ready_threshold"],
+            rules=[r.to_json() for r in DEFAULT_MODEL["rules"]],
+            grades=[{"label": g.label, "min_score": g.min_score} for g in DEFAULT_MODEL["grades"]],
+        )

@@ -16,6 +16,7 @@ from models import Contact as ContactRow
 from models import Interaction as InteractionRow
 from models import Lead as LeadRow
 from models.errors import DomainError, DomainErrors, ErrorCode
+from models.rescoring import Scope, lock_leads, rescore
 from models.validation import Text, clean_fields, normalize_email
 from resolvers.filtering import contact_condition, contact_search
 from resolvers.mutations import fetch_in_workspace, given, model_row, user_errors
@@ -117,8 +118,9 @@ async def delete_contact(info: Info, input: DeleteInput) -> DeletePayload:
     contact's name, email and company."""
     workspace_id = info.context.workspace_id
     try:
-        async with in_transaction():
+        async with in_transaction() as conn:
             row = await fetch_in_workspace(ContactRow, input.id, workspace_id, "id", lock=True)
+            lead_ids = await lock_leads(conn, workspace_id, contact_ids=[row.id])
             company = None
             if row.account_id is not None:  # type: ignore[attr-defined]
                 account = await AccountRow.filter(id=row.account_id).first()  # type: ignore[attr-defined]
@@ -135,6 +137,8 @@ async def delete_contact(info: Info, input: DeleteInput) -> DeletePayload:
                 primary_contact_id=None
             )
             await row.delete()
+            if lead_ids:  # they lost the contact's interactions
+                await rescore(conn, Scope(workspace_id, list(lead_ids)))
     except DomainError as e:
         return DeletePayload(deleted_id=None, user_errors=user_errors([e]))
     return DeletePayload(deleted_id=relay.GlobalID("Contact", str(row.id)), user_errors=[])

@@ -17,7 +17,7 @@ from api.inputs.filters import (
     LeadFilter,
     StringFilter,
 )
-from resolvers.sql import Sql, conjunction, disjunction
+from models.sql import Sql, conjunction, disjunction
 
 
 def decode_id(gid: relay.GlobalID, type_name: str, field: str = "id") -> int:
@@ -198,8 +198,11 @@ def lead_condition(f: LeadFilter | None, t: str, q: Sql) -> str:
         string_condition(f.topic, f"{t}.topic", q),
         string_condition(f.source, f"{t}.source", q),
         enum_condition(f.status, f"{t}.status", q),
+        int_condition(f.score, f"{t}.score", q),
         datetime_condition(f.created_at, f"{t}.created_at", q),
     ]
+    if f.sales_ready is not None:
+        parts.append(f"{t}.sales_ready = {q.param(f.sales_ready)}")
     if f.contact is not None:
         parts.append(
             _exists(

@@ -16,6 +16,7 @@ from models import Interaction as InteractionRow
 from models import Lead as LeadRow
 from models import LeadStatus
 from models.errors import DomainError, DomainErrors, ErrorCode
+from models.rescoring import Scope, rescore
 from models.validation import Text, clean_fields
 from resolvers.filtering import lead_condition, lead_search
 from resolvers.mutations import fetch_in_workspace, given, model_row, user_errors
@@ -93,13 +94,21 @@ async def _apply(row: LeadRow, input_, workspace_id: int) -> None:
         )
 
 
+async def _score(conn, info: Info, row: LeadRow) -> None:
+    """Score the lead from its interactions now (a new lead, or one whose contact changed)."""
+    actor = info.context.principal.api_key_name if info.context.principal else None
+    await rescore(conn, Scope(row.workspace_id, [row.id]), actor=actor)  # type: ignore[attr-defined]
+    await row.refresh_from_db(using_db=conn)
+
+
 async def create_lead(info: Info, input: CreateLeadInput) -> LeadPayload:
     workspace_id = info.context.workspace_id
     try:
-        async with in_transaction():
+        async with in_transaction() as conn:
             row = LeadRow(workspace_id=workspace_id, status=LeadStatus.NEW)
             await _apply(row, input, workspace_id)
-            await row.save()
+            await row.save(using_db=conn)
+            await _score(conn, info, row)
     except DomainErrors as e:
         return LeadPayload(lead=None, user_errors=user_errors(e.errors))
     except DomainError as e:
@@ -110,7 +119,7 @@ async def create_lead(info: Info, input: CreateLeadInput) -> LeadPayload:
 async def update_lead(info: Info, input: UpdateLeadInput) -> LeadPayload:
     workspace_id = info.context.workspace_id
     try:
-        async with in_transaction():
+        async with in_transaction() as conn:
             row = await fetch_in_workspace(LeadRow, input.id, workspace_id, "id", lock=True)
             if row.status in CLOSED:
                 raise DomainError(
@@ -119,7 +128,8 @@ async def update_lead(info: Info, input: UpdateLeadInput) -> LeadPayload:
                     ["id"],
                 )
             await _apply(row, input, workspace_id)
-            await row.save()
+            await row.save(using_db=conn)
+            await _score(conn, info, row)
     except DomainErrors as e:
         return LeadPayload(lead=None, user_errors=user_errors(e.errors))
     except DomainError as e:

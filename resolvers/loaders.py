@@ -15,7 +15,12 @@ from api.settings import Settings
 from api.types.account import Account
 from api.types.contact import Contact
 from api.types.interaction import Interaction
-from api.types.lead import Lead
+from api.types.lead import Lead, LeadEvent
+from api.types.opportunity import Opportunity
+from api.types.scoring import LeadScore, ScoringModel
+from models import LeadStatus
+from models import ScoringModel as ScoringModelRow
+from models.sql import Sql, conjunction, connection, fetch, is_postgres, parse_datetime, parse_json
 from resolvers.filtering import (
     account_condition,
     contact_condition,
@@ -33,13 +38,13 @@ from resolvers.pagination import (
     sort_keys,
     to_connection,
 )
-from resolvers.sql import Sql, conjunction, connection, fetch, is_postgres
 
 NODE_TYPES: dict[str, Callable[[dict], Any]] = {
     "account": Account.from_row,
     "contact": Contact.from_row,
     "lead": Lead.from_row,
     "interaction": Interaction.from_row,
+    "opportunity": Opportunity.from_row,
 }
 NEWEST_FIRST = (SortKey("occurred_at", True, True), SortKey("id", True))
 
@@ -173,6 +178,71 @@ class Loaders:
         self.contact_leads = ChildConnections(CONTACT_LEADS, workspace_id, settings)
         self.contact_interactions = ChildConnections(CONTACT_INTERACTIONS, workspace_id, settings)
         self.lead_interactions = ChildConnections(LEAD_INTERACTIONS, workspace_id, settings)
+        self.opportunity_by_id = self._by_id("opportunity")
+        self.opportunity_by_lead = DataLoader(self._opportunities_by_lead)
+        self.lead_scores = DataLoader(self._lead_scores)
+        self.lead_history = DataLoader(self._lead_history)
+        self._scoring_models: dict[int, ScoringModel] | None = None
+
+    async def scoring_models(self) -> dict[int, ScoringModel]:
+        """The workspace's scoring models by id, read once per request."""
+        if self._scoring_models is None:
+            rows = await ScoringModelRow.filter(workspace_id=self.workspace_id).order_by("id")
+            self._scoring_models = {row.id: ScoringModel.from_model(row) for row in rows}
+        return self._scoring_models
+
+    async def load_scoring_models(self, node_ids: Iterable[str]) -> list[ScoringModel | None]:
+        models = await self.scoring_models()
+        return [models.get(int(i)) if str(i).isdigit() else None for i in node_ids]
+
+    async def _rows_by_lead(self, table: str, lead_ids: list[int], order: str) -> dict[int, list]:
+        q = Sql(is_postgres(connection()))
+        sql = (
+            f"SELECT t.* FROM {table} t WHERE t.workspace_id = {q.param(self.workspace_id)} "
+            f"AND {q.in_list('t.lead_id', list(lead_ids))} ORDER BY {order}"
+        )
+        grouped: dict[int, list] = {}
+        for row in await fetch(sql, q):
+            grouped.setdefault(row["lead_id"], []).append(row)
+        return grouped
+
+    async def _lead_scores(self, lead_ids: list[int]) -> list[list[LeadScore]]:
+        models = await self.scoring_models()
+        rows = await self._rows_by_lead("lead_score", lead_ids, "t.model_id")
+        return [
+            [
+                LeadScore(
+                    model=models[r["model_id"]],
+                    score=r["score"],
+                    grade=r["grade"],
+                    sales_ready=bool(r["sales_ready"]),
+                    counts=parse_json(r["counts"]) or [],
+                )
+                for r in rows.get(lead_id, [])
+                if r["model_id"] in models and models[r["model_id"]].active
+            ]
+            for lead_id in lead_ids
+        ]
+
+    async def _lead_history(self, lead_ids: list[int]) -> list[list[LeadEvent]]:
+        rows = await self._rows_by_lead("lead_event", lead_ids, "t.at, t.id")
+        return [
+            [
+                LeadEvent(
+                    at=parse_datetime(r["at"]),
+                    from_status=LeadStatus(r["from_status"]) if r["from_status"] else None,
+                    to_status=LeadStatus(r["to_status"]),
+                    reason=r["reason"],
+                    api_key_name=r["api_key_name"],
+                )
+                for r in rows.get(lead_id, [])
+            ]
+            for lead_id in lead_ids
+        ]
+
+    async def _opportunities_by_lead(self, lead_ids: list[int]) -> list[Opportunity | None]:
+        rows = await self._rows_by_lead("opportunity", lead_ids, "t.id")
+        return [Opportunity.from_row(rows[i][0]) if i in rows else None for i in lead_ids]
 
     def _by_id(self, table: str) -> DataLoader:
         to_node = NODE_TYPES[table]

@@ -6,10 +6,18 @@ from strawberry import relay
 
 from api.context import Info
 
-TABLES = {"Account": "account", "Contact": "contact", "Lead": "lead", "Interaction": "interaction"}
+TABLES = {
+    "Account": "account",
+    "Contact": "contact",
+    "Lead": "lead",
+    "Interaction": "interaction",
+    "Opportunity": "opportunity",
+}
 
 
 async def _load(info: Info, gid: relay.GlobalID):
+    if gid.type_name == "ScoringModel":
+        return (await info.context.loaders.load_scoring_models([gid.node_id]))[0]
     table = TABLES.get(gid.type_name)
     if table is None:
         return None

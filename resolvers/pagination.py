@@ -16,7 +16,7 @@ from strawberry import relay
 
 from api.errors import BadUserInput
 from api.types.common import Connection
-from resolvers.sql import Sql, conjunction, connection, disjunction, fetch, is_postgres
+from models.sql import Sql, conjunction, connection, disjunction, fetch, is_postgres
 
 
 @dataclass(frozen=True)

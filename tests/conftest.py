@@ -22,7 +22,18 @@ from api.app import create_app
 from api.settings import Settings
 from models import ApiKey, Role, Workspace
 
-TABLES = ["interaction", "lead", "contact", "account", "api_key", "workspace"]
+TABLES = [
+    "opportunity",
+    "lead_event",
+    "lead_score",
+    "interaction",
+    "lead",
+    "contact",
+    "account",
+    "scoring_model",
+    "api_key",
+    "workspace",
+]
 
 
 def database_url_for_tests() -> str:

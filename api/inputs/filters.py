@@ -107,6 +107,12 @@ class LeadFilter:
     topic: StringFilter | None = None
     source: StringFilter | None = None
     status: LeadStatusFilter | None = None
+    score: IntFilter | None = strawberry.field(
+        default=None, description="The score under the primary scoring model."
+    )
+    sales_ready: bool | None = strawberry.field(
+        default=None, description="Sales-ready under any active scoring model (or not)."
+    )
     created_at: DateTimeFilter | None = None
     contact: ContactFilter | None = None
     account: AccountFilter | None = None

@@ -32,6 +32,7 @@ class ContactOrderField(Enum):
 class LeadOrderField(Enum):
     TOPIC = "topic"
     STATUS = "status"
+    SCORE = "score"
     CREATED_AT = "created_at"
     UPDATED_AT = "updated_at"
 

@@ -9,7 +9,7 @@ from api.context import Info
 from api.inputs.filters import ContactFilter, LeadFilter
 from api.inputs.ordering import ContactOrder, LeadOrder
 from api.types.common import Connection, UserError
-from resolvers.sql import parse_datetime
+from models.sql import parse_datetime
 
 if TYPE_CHECKING:
     from api.types.contact import Contact

@@ -9,7 +9,7 @@ from api.context import Info
 from api.inputs.filters import InteractionFilter, LeadFilter
 from api.inputs.ordering import LeadOrder
 from api.types.common import Connection, UserError
-from resolvers.sql import parse_datetime
+from models.sql import parse_datetime
 
 if TYPE_CHECKING:
     from api.types.account import Account

@@ -8,14 +8,17 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.inputs.filters import InteractionTypeEnum
-from resolvers.sql import parse_datetime, parse_json
+from api.types.common import UserError
+from models.sql import parse_datetime, parse_json
 
 if TYPE_CHECKING:
     from api.types.contact import Contact
     from api.types.lead import Lead
+    from api.types.scoring import ScoreChange
 
 ContactRef = Annotated["Contact", strawberry.lazy("api.types.contact")]
 LeadRef = Annotated["Lead", strawberry.lazy("api.types.lead")]
+ScoreChangeRef = Annotated["ScoreChange", strawberry.lazy("api.types.scoring")]
 
 
 @strawberry.type(description="Something a contact did: opened an email, visited a page, ...")
@@ -53,3 +56,21 @@ class Interaction(relay.Node):
         if self.lead_id is None:
             return None
         return info.context.loaders.lead_by_id.load(self.lead_id)
+
+
+@strawberry.type(
+    description="The recorded interaction and the new scores of every lead it touched."
+)
+class RecordInteractionPayload:
+    interaction: Interaction | None
+    score_changes: list[ScoreChangeRef] = strawberry.field(
+        description="One per affected lead and active scoring model."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The recorded interactions and the score changes they caused.")
+class RecordInteractionsPayload:
+    interactions: list[Interaction]
+    score_changes: list[ScoreChangeRef]
+    user_errors: list[UserError]

@@ -8,16 +8,29 @@ from strawberry import relay
 from api.context import Info
 from api.inputs.filters import InteractionFilter, LeadStatusEnum
 from api.types.common import Connection, UserError
-from resolvers.sql import parse_datetime
+from models.sql import parse_datetime
 
 if TYPE_CHECKING:
     from api.types.account import Account
     from api.types.contact import Contact
     from api.types.interaction import Interaction
+    from api.types.opportunity import Opportunity
+    from api.types.scoring import LeadScore
 
 AccountRef = Annotated["Account", strawberry.lazy("api.types.account")]
 ContactRef = Annotated["Contact", strawberry.lazy("api.types.contact")]
 InteractionRef = Annotated["Interaction", strawberry.lazy("api.types.interaction")]
+LeadScoreRef = Annotated["LeadScore", strawberry.lazy("api.types.scoring")]
+OpportunityRef = Annotated["Opportunity", strawberry.lazy("api.types.opportunity")]
+
+
+@strawberry.type(description="One status change of a lead.")
+class LeadEvent:
+    at: datetime
+    from_status: LeadStatusEnum | None
+    to_status: LeadStatusEnum
+    reason: str | None
+    api_key_name: str | None = strawberry.field(description="The API key that made the change.")
 
 
 @strawberry.type(
@@ -33,6 +46,9 @@ class Lead(relay.Node):
     last_name: str | None
     email: str | None
     company_name: str | None
+    score: int = strawberry.field(description="The score under the primary scoring model.")
+    grade: str | None = strawberry.field(description="The grade under the primary scoring model.")
+    sales_ready: bool = strawberry.field(description="True when any active model says so.")
     created_at: datetime
     updated_at: datetime
     contact_id: strawberry.Private[int | None]
@@ -49,6 +65,9 @@ class Lead(relay.Node):
             last_name=row["last_name"],
             email=row["email"],
             company_name=row["company_name"],
+            score=row["score"],
+            grade=row["grade"],
+            sales_ready=bool(row["sales_ready"]),
             created_at=parse_datetime(row["created_at"]),
             updated_at=parse_datetime(row["updated_at"]),
             contact_id=row["contact_id"],
@@ -86,8 +105,29 @@ class Lead(relay.Node):
             self.id, first=first, after=after, filter=filter
         )
 
+    @strawberry.field(description="One score per active scoring model, each with its breakdown.")
+    def scores(self, info: Info) -> list[LeadScoreRef]:
+        return info.context.loaders.lead_scores.load(self.id)
+
+    @strawberry.field(description="Every status change, oldest first.")
+    def history(self, info: Info) -> list[LeadEvent]:
+        return info.context.loaders.lead_history.load(self.id)
+
+    @strawberry.field(description="The opportunity the lead was qualified into.")
+    def opportunity(self, info: Info) -> OpportunityRef | None:
+        return info.context.loaders.opportunity_by_lead.load(self.id)
+
 
 @strawberry.type(description="The result of creating, updating or moving a lead.")
 class LeadPayload:
     lead: Lead | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The qualified lead and the records it created or linked.")
+class QualifyLeadPayload:
+    lead: Lead | None
+    opportunity: OpportunityRef | None
+    contact: ContactRef | None
+    account: AccountRef | None
     user_errors: list[UserError]

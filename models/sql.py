@@ -1,4 +1,4 @@
-"""A small dialect-aware SQL builder for the read path.
+"""A small dialect-aware SQL builder for the read path and set-based re-scoring.
 
 List and nested-list reads are compiled straight to SQL (filters, keyset conditions, window
 functions for per-parent pages) and their rows become strawberry objects without building ORM
@@ -36,6 +36,11 @@ class Sql:
             value = value.astimezone(UTC)
         self.params.append(value)
         return f"${len(self.params)}" if self.postgres else f"?{len(self.params)}"
+
+    def typed(self, value: Any, pg_type: str) -> str:
+        """A parameter PostgreSQL cannot infer a type for (e.g. in a SELECT list)."""
+        placeholder = self.param(value)
+        return f"{placeholder}::{pg_type}" if self.postgres else placeholder
 
     def alias(self, prefix: str) -> str:
         self._aliases += 1

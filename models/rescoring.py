@@ -1,0 +1,237 @@
+"""Set-based re-scoring in SQL: one INSERT ... SELECT ... ON CONFLICT per scoring model.
+
+Scores are always recomputed from the stored interactions (never incremented), so they are exact
+whatever ran before. Callers that change interactions lock the affected lead rows first
+(`lock_leads`, in id order); concurrent writers on the same leads then queue up, and each one's
+recount sees every interaction committed before it, which keeps the chain of
+(previous_score, score) pairs unbroken.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models.lead import LeadStatus
+from models.scoring import Frequency, Rule
+from models.scoring_model import ScoringModel
+from models.sql import Sql, conjunction, disjunction, is_postgres
+
+OPEN_FOR_PROMOTION = (LeadStatus.NEW.value, LeadStatus.NURTURING.value)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which leads to re-score: all of a workspace's, or the listed ones."""
+
+    workspace_id: int
+    lead_ids: list[int] | None = None
+
+    def leads(self, q: Sql, alias: str) -> str:
+        parts = [f"{alias}.workspace_id = {q.param(self.workspace_id)}"]
+        if self.lead_ids is not None:
+            parts.append(q.in_list(f"{alias}.id", self.lead_ids))
+        return conjunction(parts)
+
+
+def _contribution(rule: Rule, n: str) -> str:
+    points = int(rule.points)
+    if rule.frequency is Frequency.EACH:
+        if rule.max_points is None:
+            return f"({points} * {n})"
+        cap = abs(int(rule.max_points))
+        raw = f"({points} * {n})"
+        return (
+            f"(CASE WHEN {raw} > {cap} THEN {cap} WHEN {raw} < {-cap} THEN {-cap} ELSE {raw} END)"
+        )
+    if rule.frequency is Frequency.AT_LEAST:
+        return f"(CASE WHEN {n} >= {int(rule.min_count)} THEN {points} ELSE 0 END)"
+    return f"(CASE WHEN {n} = 0 THEN {points} ELSE 0 END)"
+
+
+def _grade(grades: list[dict], score: str, q: Sql) -> str:
+    if not grades:
+        return "NULL"
+    ordered = sorted(grades, key=lambda g: g["min_score"], reverse=True)
+    branches = " ".join(
+        f"WHEN {score} >= {int(g['min_score'])} THEN {q.param(g['label'])}" for g in ordered
+    )
+    return f"CASE {branches} ELSE NULL END"
+
+
+def counted_interactions(scope: Scope, q: Sql) -> str:
+    """(lead_id, type, occurred_at) of every interaction that counts for each lead in scope."""
+    return (
+        f"SELECT l1.id AS lead_id, i.type, i.occurred_at FROM lead l1 "
+        f"JOIN interaction i ON i.lead_id = l1.id WHERE {scope.leads(q, 'l1')} "
+        f"UNION ALL SELECT l2.id AS lead_id, i.type, i.occurred_at FROM lead l2 "
+        f"JOIN interaction i ON i.contact_id = l2.contact_id AND i.lead_id IS NULL "
+        f"WHERE {scope.leads(q, 'l2')}"
+    )
+
+
+def score_select(
+    model: ScoringModel, rules: list[Rule], scope: Scope, q: Sql, now: datetime
+) -> str:
+    """SELECT lead_id, score, grade, sales_ready, n0..nk for every lead in scope."""
+    counts = []
+    for index, rule in enumerate(rules):
+        condition = f"c.type = {q.param(rule.interaction_type)}"
+        if rule.within_days is not None:
+            cutoff = now - timedelta(days=int(rule.within_days))
+            condition += f" AND c.occurred_at >= {q.param(cutoff)}"
+        counts.append(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS n{index}")
+    counts_sql = ", ".join(counts) if counts else "0 AS n_none"
+    aggregated = (
+        f"SELECT l.id AS lead_id, {counts_sql} FROM lead l "
+        f"LEFT JOIN ({counted_interactions(scope, q)}) c ON c.lead_id = l.id "
+        f"WHERE {scope.leads(q, 'l')} GROUP BY l.id"
+    )
+    total = " + ".join(_contribution(r, f"a.n{i}") for i, r in enumerate(rules)) or "0"
+    ns = ", ".join(f"a.n{i}" for i in range(len(rules)))
+    scored = f"SELECT a.lead_id, ({total}) AS score{', ' + ns if ns else ''} FROM ({aggregated}) a"
+    threshold = int(model.sales_ready_threshold)
+    return (
+        f"SELECT x.lead_id, x.score, {_grade(model.grades, 'x.score', q)} AS grade, "
+        f"CASE WHEN x.score >= {threshold} THEN 1 ELSE 0 END AS ready"
+        f"{', ' + ns.replace('a.', 'x.') if ns else ''} FROM ({scored}) x"
+    )
+
+
+async def rescore_model(
+    conn: BaseDBAsyncClient, model: ScoringModel, scope: Scope, now: datetime
+) -> None:
+    """Recompute and upsert every in-scope lead's score under one model."""
+    postgres = is_postgres(conn)
+    q = Sql(postgres)
+    rules = [Rule.from_json(r) for r in model.rules]
+    select = score_select(model, rules, scope, q, now)
+    array = "jsonb_build_array" if postgres else "json_array"
+    counts = f"{array}({', '.join(f's.n{i}' for i in range(len(rules)))})"
+    ready = "(s.ready = 1)" if postgres else "s.ready"
+    sql = (
+        "INSERT INTO lead_score (workspace_id, lead_id, model_id, score, previous_score, grade, "
+        "sales_ready, previous_sales_ready, counts, updated_at) "
+        f"SELECT {q.typed(model.workspace_id, 'int')}, s.lead_id, {q.typed(model.id, 'int')}, "
+        f"s.score, NULL, s.grade, {ready}, NULL, {counts}, {q.typed(now, 'timestamptz')} "
+        f"FROM ({select}) s WHERE 1 = 1 "
+        "ON CONFLICT (lead_id, model_id) DO UPDATE SET previous_score = lead_score.score, "
+        "previous_sales_ready = lead_score.sales_ready, score = excluded.score, "
+        "grade = excluded.grade, sales_ready = excluded.sales_ready, counts = excluded.counts, "
+        "updated_at = excluded.updated_at"
+    )
+    await conn.execute_query(sql, q.params)
+
+
+async def refresh_lead_summary(conn: BaseDBAsyncClient, scope: Scope) -> None:
+    """Copy the primary model's score and grade, and any active model's readiness, onto leads."""
+    q = Sql(is_postgres(conn))
+    primary = (
+        "SELECT {col} FROM lead_score s JOIN scoring_model m ON m.id = s.model_id "
+        'WHERE s.lead_id = lead.id AND m."primary" AND m.active'
+    )
+    ready = (
+        "EXISTS (SELECT 1 FROM lead_score s JOIN scoring_model m ON m.id = s.model_id "
+        "WHERE s.lead_id = lead.id AND m.active AND s.sales_ready)"
+    )
+    sql = (
+        f"UPDATE lead SET score = COALESCE(({primary.format(col='s.score')}), 0), "
+        f"grade = ({primary.format(col='s.grade')}), sales_ready = {ready} "
+        f"WHERE {scope.leads(q, 'lead')}"
+    )
+    await conn.execute_query(sql, q.params)
+
+
+async def promote_sales_ready(
+    conn: BaseDBAsyncClient, scope: Scope, model_ids: list[int], actor: str | None, now: datetime
+) -> None:
+    """NEW or NURTURING leads that a re-score raised to sales-ready become SALES_READY."""
+
+    def condition(q: Sql) -> str:
+        return conjunction(
+            [
+                scope.leads(q, "lead"),
+                q.in_list("lead.status", list(OPEN_FOR_PROMOTION)),
+                "EXISTS (SELECT 1 FROM lead_score s JOIN scoring_model m ON m.id = s.model_id "
+                f"WHERE s.lead_id = lead.id AND m.active AND {q.in_list('s.model_id', model_ids)} "
+                "AND s.sales_ready AND (s.previous_score IS NULL OR s.score > s.previous_score "
+                f"OR (lead.status = {q.param(LeadStatus.NEW.value)} "
+                "AND NOT COALESCE(s.previous_sales_ready, FALSE))))",
+            ]
+        )
+
+    postgres = is_postgres(conn)
+    q = Sql(postgres)
+    cond = condition(q)
+    await conn.execute_query(
+        "INSERT INTO lead_event (workspace_id, lead_id, at, from_status, to_status, reason, "
+        f"api_key_name) SELECT lead.workspace_id, lead.id, {q.typed(now, 'timestamptz')}, "
+        f"lead.status, {q.typed(LeadStatus.SALES_READY.value, 'text')}, "
+        f"{q.typed('Reached the sales-ready threshold', 'text')}, {q.typed(actor, 'text')} "
+        f"FROM lead WHERE {cond}",
+        q.params,
+    )
+    q = Sql(postgres)
+    cond = condition(q)
+    await conn.execute_query(
+        f"UPDATE lead SET status = {q.param(LeadStatus.SALES_READY.value)}, "
+        f"updated_at = {q.param(now)} WHERE {cond}",
+        q.params,
+    )
+
+
+async def active_models(workspace_id: int, conn: BaseDBAsyncClient) -> list[ScoringModel]:
+    return (
+        await ScoringModel.filter(workspace_id=workspace_id, active=True)
+        .using_db(conn)
+        .order_by("id")
+        .all()
+    )
+
+
+async def rescore(
+    conn: BaseDBAsyncClient,
+    scope: Scope,
+    *,
+    models: list[ScoringModel] | None = None,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> list[ScoringModel]:
+    """Re-score the scope under the given (default: every active) model, then refresh summaries
+    and promote leads that became sales-ready. Run inside the caller's transaction."""
+    now = now or datetime.now(UTC)
+    if models is None:
+        models = await active_models(scope.workspace_id, conn)
+    for model in models:
+        await rescore_model(conn, model, scope, now)
+    await refresh_lead_summary(conn, scope)
+    if models:
+        await promote_sales_ready(conn, scope, [m.id for m in models], actor, now)
+    return models
+
+
+async def lock_leads(
+    conn: BaseDBAsyncClient,
+    workspace_id: int,
+    *,
+    lead_ids: list[int] = (),  # type: ignore[assignment]
+    contact_ids: list[int] = (),  # type: ignore[assignment]
+) -> dict[int, str]:
+    """Lock the listed leads and the contacts' leads in id order, returning {id: status}.
+
+    On SQLite this only reads: it runs one writer at a time anyway."""
+    q = Sql(is_postgres(conn))
+    which = []
+    if lead_ids:
+        which.append(q.in_list("id", list(lead_ids)))
+    if contact_ids:
+        which.append(q.in_list("contact_id", list(contact_ids)))
+    if not which:
+        return {}
+    lock = " FOR UPDATE" if q.postgres else ""
+    rows = await conn.execute_query_dict(
+        f"SELECT id, status FROM lead WHERE workspace_id = {q.param(workspace_id)} "
+        f"AND {disjunction(which)} ORDER BY id{lock}",
+        q.params,
+    )
+    return {row["id"]: row["status"] for row in rows}
