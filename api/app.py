@@ -1,5 +1,6 @@
 """create_app(settings) -> the Starlette application; `app` for uvicorn."""
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -20,6 +21,7 @@ from api.auth import ApiKeyAuthenticator
 from api.context import Context, request_id
 from api.schema import build_schema
 from api.settings import Settings
+from models.periodic import run_periodically
 from resolvers.loaders import Loaders
 
 logger = logging.getLogger("leadgraph")
@@ -126,7 +128,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     f"The database is not migrated ({len(pending)} migrations pending: "
                     f"{', '.join(pending)}). Run `leadgraph migrate` first."
                 )
-            yield
+            periodic = None
+            if settings.rescore_interval_seconds > 0:
+                periodic = asyncio.create_task(run_periodically(settings.rescore_interval_seconds))
+            try:
+                yield
+            finally:
+                if periodic is not None:
+                    periodic.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await periodic
 
     graphql = Authenticated(GraphQLView(settings), authenticator)
     app = Starlette(

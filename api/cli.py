@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     key_cmd.add_argument("--role", required=True, choices=[r.value for r in Role])
     key_cmd.add_argument("--name")
     commands.add_parser("export-schema", help="Write schema.graphql.")
+    rescore_cmd = commands.add_parser("rescore", help="Re-score every lead (time windows age).")
+    rescore_cmd.add_argument("--workspace", help="Only this workspace (slug).")
     commands.add_parser("quickstart", help="Migrate, seed demo data once, print a key, serve.")
     args = parser.parse_args(argv)
 
@@ -150,6 +152,15 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(create_api_key(settings, args.workspace, args.role, args.name))
         case "export-schema":
             export_schema()
+        case "rescore":
+
+            async def rescore() -> None:
+                from models.periodic import rescore_all
+
+                for slug, done in (await rescore_all(args.workspace)).items():
+                    print(f"{slug}: {'re-scored' if done else 'skipped (another process has it)'}")
+
+            asyncio.run(_with_db(settings, rescore))
         case "quickstart":
             asyncio.run(quickstart(settings))
             serve(settings, settings.host, settings.port, 1)

@@ -235,3 +235,21 @@ async def lock_leads(
         q.params,
     )
     return {row["id"]: row["status"] for row in rows}
+
+
+RESCORE_LOCK = 0x1EAD  # advisory-lock namespace for periodic re-scoring
+
+
+async def rescore_workspace(conn: BaseDBAsyncClient, workspace_id: int) -> bool:
+    """Re-score a whole workspace (time windows move as interactions age).
+
+    On PostgreSQL it takes a transaction-scoped advisory lock first and skips the workspace when
+    another process holds it, so several servers sharing a database do the work once."""
+    if is_postgres(conn):
+        rows = await conn.execute_query_dict(
+            "SELECT pg_try_advisory_xact_lock($1, $2) AS locked", [RESCORE_LOCK, workspace_id]
+        )
+        if not rows[0]["locked"]:
+            return False
+    await rescore(conn, Scope(workspace_id), actor="periodic re-score")
+    return True

@@ -109,7 +109,6 @@ async def _prepare(item: RecordInteractionInput, workspace_id: int, now: datetim
 
 async def score_changes(
     conn: BaseDBAsyncClient,
-    info: Info,
     statuses: dict[int, str],
     models: dict[int, ScoringModel],
     unchanged: set[int] = frozenset(),  # type: ignore[assignment]
@@ -145,7 +144,7 @@ async def score_changes(
             )
         changes.append(
             ScoreChange(
-                lead=info.context.loaders.lead_by_id.load(row["lead_id"]),  # type: ignore[arg-type]
+                lead_id=row["lead_id"],
                 model=models[row["model_id"]],
                 previous_score=row["score"] if previous is None else previous,
                 score=row["score"],
@@ -265,7 +264,7 @@ async def _record(info: Info, items: list[RecordInteractionInput], paths: list[l
             models = {
                 m.id: ScoringModel.from_model(m) for m in await active_models(workspace_id, conn)
             }
-        changes = await score_changes(conn, info, {**replay_only, **touched}, models, unchanged)
+        changes = await score_changes(conn, {**replay_only, **touched}, models, unchanged)
     return rows, changes
 
 
@@ -337,7 +336,7 @@ async def delete_interaction(info: Info, input: DeleteInput) -> RecordInteractio
                     m.id: ScoringModel.from_model(m)
                     for m in await rescore(conn, Scope(workspace_id, list(touched)), actor=actor)
                 }
-            changes = await score_changes(conn, info, touched, models)
+            changes = await score_changes(conn, touched, models)
     except DomainError as e:
         return RecordInteractionPayload(
             interaction=None, score_changes=[], user_errors=user_errors([e])

@@ -262,7 +262,7 @@ async def preview_scoring_model(info: Info, input: CreateScoringModelInput) -> S
 
         def to_node(row: dict) -> ScorePreview:
             return ScorePreview(
-                lead=info.context.loaders.lead_by_id.load(row["id"]),  # type: ignore[arg-type]
+                lead_id=row["id"],
                 current_score=row["current_score"],
                 score=row["score"],
                 current_grade=row["current_grade"],

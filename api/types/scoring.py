@@ -111,7 +111,7 @@ class LeadScore:
 
 @strawberry.type(description="How one interaction moved one lead's score under one model.")
 class ScoreChange:
-    lead: LeadRef
+    lead_id: strawberry.Private[int]
     model: ScoringModel
     previous_score: int
     score: int
@@ -120,6 +120,10 @@ class ScoreChange:
     became_sales_ready: bool = strawberry.field(
         description="This change made the lead SALES_READY (marketing-qualified)."
     )
+
+    @strawberry.field(description="The lead, as stored after the change.")
+    def lead(self, info: Info) -> LeadRef:
+        return info.context.loaders.lead_by_id.load(self.lead_id)
 
 
 @strawberry.type(description="The result of creating or updating a scoring model.")
@@ -136,13 +140,17 @@ class GradeCount:
 
 @strawberry.type(description="One lead whose score, grade or readiness a model would change.")
 class ScorePreview:
-    lead: LeadRef
+    lead_id: strawberry.Private[int]
     current_score: int
     score: int
     current_grade: str | None
     grade: str | None
     current_sales_ready: bool
     sales_ready: bool
+
+    @strawberry.field
+    def lead(self, info: Info) -> LeadRef:
+        return info.context.loaders.lead_by_id.load(self.lead_id)
 
 
 @strawberry.type(description="What a scoring model would do, computed without writing anything.")
