@@ -3,8 +3,9 @@ changes, validation, idempotent replays, all-or-nothing batches, deletion re-sco
 
 from datetime import UTC, datetime, timedelta
 
-from models import Interaction, LeadScore
 from scoring_helpers import CHANGES, contact_with_leads, lead_state, make_model, only_model, record
+
+from models import Interaction, LeadScore
 
 
 def by_lead(changes):
