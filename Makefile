@@ -41,6 +41,7 @@ schema: install
 
 bench: install
 	$(BIN)/python bench/nested_reads.py
+	$(BIN)/python bench/record_interactions.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -4,6 +4,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from faker import Faker
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from models.account import Account
@@ -11,6 +12,7 @@ from models.contact import Contact
 from models.interaction import Interaction, InteractionType
 from models.lead import Lead, LeadStatus
 from models.rescoring import Scope, rescore
+from models.sql import is_postgres
 from models.workspace import Workspace
 
 INDUSTRIES = ["Retail", "Manufacturing", "Healthcare", "Finance", "Energy", "Software", "Education"]
@@ -120,6 +122,9 @@ async def seed_demo(workspace: Workspace, *, contacts: int, seed: int = 7) -> di
                 )
             )
     await _bulk(Interaction, interactions)
+    conn = connections.get("default")
+    if is_postgres(conn):  # fresh statistics, or the planner misjudges the bulk-loaded tables
+        await conn.execute_script("ANALYZE")
     async with in_transaction() as conn:
         await rescore(conn, Scope(workspace.id), now=now)
     return {

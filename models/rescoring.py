@@ -124,22 +124,25 @@ async def rescore_model(
 
 
 async def refresh_lead_summary(conn: BaseDBAsyncClient, scope: Scope) -> None:
-    """Copy the primary model's score and grade, and any active model's readiness, onto leads."""
-    q = Sql(is_postgres(conn))
-    primary = (
-        "SELECT {col} FROM lead_score s JOIN scoring_model m ON m.id = s.model_id "
-        'WHERE s.lead_id = lead.id AND m."primary" AND m.active'
+    """Copy the primary model's score and grade, and any active model's readiness, onto leads
+    (only rows that change are written)."""
+    postgres = is_postgres(conn)
+    q = Sql(postgres)
+    ready = "MAX(CASE WHEN m.id IS NOT NULL AND s.sales_ready THEN 1 ELSE 0 END)"
+    summary = (
+        'SELECT l.id, COALESCE(MAX(CASE WHEN m."primary" THEN s.score END), 0) AS score, '
+        f'MAX(CASE WHEN m."primary" THEN s.grade END) AS grade, {ready} AS ready '
+        "FROM lead l LEFT JOIN lead_score s ON s.lead_id = l.id "
+        "LEFT JOIN scoring_model m ON m.id = s.model_id AND m.active "
+        f"WHERE {scope.leads(q, 'l')} GROUP BY l.id"
     )
-    ready = (
-        "EXISTS (SELECT 1 FROM lead_score s JOIN scoring_model m ON m.id = s.model_id "
-        "WHERE s.lead_id = lead.id AND m.active AND s.sales_ready)"
+    ready_value = "(x.ready = 1)" if postgres else "x.ready"
+    await conn.execute_query(
+        f"UPDATE lead SET score = x.score, grade = x.grade, sales_ready = {ready_value} "
+        f"FROM ({summary}) x WHERE lead.id = x.id AND (lead.score <> x.score "
+        f"OR lead.grade IS DISTINCT FROM x.grade OR lead.sales_ready <> {ready_value})",
+        q.params,
     )
-    sql = (
-        f"UPDATE lead SET score = COALESCE(({primary.format(col='s.score')}), 0), "
-        f"grade = ({primary.format(col='s.grade')}), sales_ready = {ready} "
-        f"WHERE {scope.leads(q, 'lead')}"
-    )
-    await conn.execute_query(sql, q.params)
 
 
 async def promote_sales_ready(

@@ -57,15 +57,22 @@ async def server(settings):
 
 
 async def test_200_concurrent_records_lose_nothing(tenant, server):
-    await only_model(tenant, threshold=10_000, rules=[{"interactionType": "EMAIL_OPENED", "points": 1}])
+    await only_model(
+        tenant, threshold=10_000, rules=[{"interactionType": "EMAIL_OPENED", "points": 1}]
+    )
     contact_id, leads = await contact_with_leads(tenant, topics=["A", "B", "C"])
     inputs = [{"contactId": contact_id, "type": "EMAIL_OPENED"} for _ in range(150)]
     inputs += [{"leadId": leads[0], "type": "EMAIL_OPENED"} for _ in range(50)]
     headers = {"Authorization": f"Bearer {tenant.keys[Role.MARKETING]}"}
     limits = httpx.Limits(max_connections=200)
-    async with httpx.AsyncClient(base_url=server, headers=headers, limits=limits, timeout=120) as client:
+    async with httpx.AsyncClient(
+        base_url=server, headers=headers, limits=limits, timeout=120
+    ) as client:
         responses = await asyncio.gather(
-            *(client.post("/graphql", json={"query": RECORD, "variables": {"i": i}}) for i in inputs)
+            *(
+                client.post("/graphql", json={"query": RECORD, "variables": {"i": i}})
+                for i in inputs
+            )
         )
     chains = defaultdict(list)
     for response in responses:
@@ -87,7 +94,12 @@ async def test_200_concurrent_records_lose_nothing(tenant, server):
 async def test_concurrent_retries_with_one_idempotency_key_record_once(tenant, server):
     await only_model(tenant, rules=[{"interactionType": "EMAIL_OPENED", "points": 1}])
     contact_id, (lead,) = await contact_with_leads(tenant, topics=["A"])
-    body = {"query": RECORD, "variables": {"i": {"contactId": contact_id, "type": "EMAIL_OPENED", "idempotencyKey": "retry-1"}}}
+    body = {
+        "query": RECORD,
+        "variables": {
+            "i": {"contactId": contact_id, "type": "EMAIL_OPENED", "idempotencyKey": "retry-1"}
+        },
+    }
     headers = {"Authorization": f"Bearer {tenant.keys[Role.MARKETING]}"}
     async with httpx.AsyncClient(base_url=server, headers=headers, timeout=60) as client:
         responses = await asyncio.gather(*(client.post("/graphql", json=body) for _ in range(20)))

@@ -1,0 +1,138 @@
+"""What the benchmarks share: the seeded PostgreSQL database, a uvicorn worker, wrk, /proc CPU."""
+
+import asyncio
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+from tortoise import Tortoise
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api.settings import Settings  # noqa: E402
+from models import ApiKey, Role, Workspace  # noqa: E402
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/leadgraph_bench"
+
+
+def database_url() -> str:
+    return os.environ.get("LEADGRAPH_BENCH_DATABASE_URL", DEFAULT_URL)
+
+
+async def prepare(url: str, contacts: int) -> int:
+    """Create, migrate and seed the bench database once; returns the workspace id."""
+    admin = await asyncpg.connect(
+        url.rsplit("/", 1)[0].replace("postgres://", "postgresql://") + "/postgres"
+    )
+    name = url.rsplit("/", 1)[1]
+    if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    env = {**os.environ, "LEADGRAPH_DATABASE_URL": url}
+    subprocess.run([sys.executable, "-m", "api.cli", "migrate"], check=True, env=env, cwd=ROOT)
+    await Tortoise.init(config=Settings(database_url=url).tortoise_config())
+    try:
+        if not await Workspace.filter(slug="bench").exists():
+            from models.demo import seed_demo
+
+            started = time.monotonic()
+            print(f"seeding {contacts} contacts ...", flush=True)
+            workspace = await Workspace.create(name="Bench", slug="bench")
+            await workspace.add_default_scoring_model()
+            print(await seed_demo(workspace, contacts=contacts), flush=True)
+            print(f"seeded and scored in {time.monotonic() - started:.0f} s", flush=True)
+        return (await Workspace.get(slug="bench")).id
+    finally:
+        await Tortoise.close_connections()
+
+
+async def issue_key(url: str, workspace_id: int, role: Role) -> str:
+    await Tortoise.init(config=Settings(database_url=url).tortoise_config())
+    try:
+        _, secret = await ApiKey.issue(workspace_id=workspace_id, role=role, name="bench")
+        return secret
+    finally:
+        await Tortoise.close_connections()
+
+
+@contextlib.asynccontextmanager
+async def uvicorn_worker(url: str, port: int) -> AsyncIterator[subprocess.Popen]:
+    env = {
+        **os.environ,
+        "LEADGRAPH_DATABASE_URL": url,
+        "LEADGRAPH_LOG_LEVEL": "warning",
+        "LEADGRAPH_DB_POOL_MAX": "20",
+        "LEADGRAPH_API_KEY_CACHE_SECONDS": "60",
+        "LEADGRAPH_RESCORE_INTERVAL_SECONDS": "0",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(100):
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(port: int, lua: str, duration: int, connections: int) -> dict:
+    """wrk (1 thread) against /graphql with the given Lua script; parses rate and latency."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--timeout",
+                "30s",
+                "--latency",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}/graphql",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+
+    def latency(label: str) -> float:
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": latency("50%"),
+        "p99_ms": latency("99%"),
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }

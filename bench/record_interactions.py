@@ -1,0 +1,115 @@
+"""Write benchmark: recordInteraction throughput and latency over HTTP on PostgreSQL, and the time
+to re-score every lead after a scoring-model change.
+
+    python bench/record_interactions.py [--contacts 100000] [--duration 15] [--connections 16]
+
+Uses the same seeded `bench` workspace as nested_reads.py. Each request records a contact-level
+EMAIL_OPENED for a contact drawn at random from 2,000, so it locks, re-scores and reports that
+contact's leads under every active model, as clients see it.
+"""
+
+import argparse
+import asyncio
+import json
+import time
+
+import httpx
+from common import (
+    Role,
+    Settings,
+    cpu_seconds,
+    database_url,
+    issue_key,
+    prepare,
+    run_wrk,
+    uvicorn_worker,
+)
+from strawberry import relay
+from tortoise import Tortoise
+
+RECORD = """mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) {
+  interaction { id } scoreChanges { lead { id } previousScore score grade salesReady becameSalesReady }
+  userErrors { code } } }"""
+LUA = """math.randomseed(7)
+local ids = {%s}
+local template = [[%s]]
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+request = function()
+  local body = string.gsub(template, "CONTACT_ID", ids[math.random(#ids)])
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+async def sample(url: str, workspace_id: int) -> tuple[list[str], str, int]:
+    from models import Contact, Lead, ScoringModel
+
+    await Tortoise.init(config=Settings(database_url=url).tortoise_config())
+    try:
+        ids = (
+            await Contact.filter(workspace_id=workspace_id)
+            .order_by("id")
+            .limit(2000)
+            .values_list("id", flat=True)
+        )
+        model = await ScoringModel.get(workspace_id=workspace_id, primary=True)
+        leads = await Lead.filter(workspace_id=workspace_id).count()
+        return (
+            [relay.to_base64("Contact", i) for i in ids],
+            relay.to_base64("ScoringModel", model.id),
+            leads,
+        )
+    finally:
+        await Tortoise.close_connections()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+    url = database_url()
+    workspace_id = await prepare(url, args.contacts)
+    key = await issue_key(url, workspace_id, Role.MARKETING)
+    contact_ids, model_id, lead_count = await sample(url, workspace_id)
+    body = json.dumps(
+        {"query": RECORD, "variables": {"i": {"contactId": "CONTACT_ID", "type": "EMAIL_OPENED"}}}
+    )
+    lua = LUA % (", ".join(f'"{i}"' for i in contact_ids), body, key)
+    async with uvicorn_worker(url, args.port) as server, httpx.AsyncClient(timeout=600) as client:
+        run_wrk(args.port, lua, 3, args.connections)  # warm-up
+        cpu_before = cpu_seconds(server.pid)
+        result = run_wrk(args.port, lua, args.duration, args.connections)
+        result["cpu_ms_per_request"] = round(
+            (cpu_seconds(server.pid) - cpu_before) * 1000 / max(result["requests"], 1), 2
+        )
+        print(f"recordInteraction: {json.dumps(result)}", flush=True)
+
+        headers = {"Authorization": f"Bearer {key}"}
+        timings = []
+        for threshold in (31, 30, 29):
+            started = time.monotonic()
+            response = await client.post(
+                f"http://127.0.0.1:{args.port}/graphql",
+                headers=headers,
+                json={
+                    "query": "mutation($i: UpdateScoringModelInput!) { updateScoringModel(input: $i) "
+                    "{ userErrors { message } } }",
+                    "variables": {"i": {"id": model_id, "salesReadyThreshold": threshold}},
+                },
+            )
+            timings.append(time.monotonic() - started)
+            assert response.json()["data"]["updateScoringModel"]["userErrors"] == [], response.text
+        print(
+            f"re-score {lead_count} leads after a model change: "
+            f"{json.dumps({'seconds': [round(t, 2) for t in timings]})}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
