@@ -36,7 +36,8 @@ LIST = """{ contacts(first: 50, filter: {account: {industry: {eq: "Retail"}},
   edges { cursor node { fullName email account { name } } } } }"""
 LIST_COUNTED = LIST.replace("edges { cursor", "totalCount edges { cursor")
 ONE = """query($id: ID!) { node(id: $id) { ... on Contact { fullName email jobTitle
-  account { name industry } leads(first: 10) { edges { node { topic status source score } } } } } }"""
+  account { name industry }
+  leads(first: 10) { edges { node { topic status source score } } } } } }"""
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %s"

@@ -28,7 +28,8 @@ from strawberry import relay
 from tortoise import Tortoise
 
 RECORD = """mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) {
-  interaction { id } scoreChanges { lead { id } previousScore score grade salesReady becameSalesReady }
+  interaction { id }
+  scoreChanges { lead { id } previousScore score grade salesReady becameSalesReady }
   userErrors { code } } }"""
 LUA = """math.randomseed(7)
 local ids = {%s}
@@ -97,8 +98,8 @@ async def main() -> None:
                 f"http://127.0.0.1:{args.port}/graphql",
                 headers=headers,
                 json={
-                    "query": "mutation($i: UpdateScoringModelInput!) { updateScoringModel(input: $i) "
-                    "{ userErrors { message } } }",
+                    "query": "mutation($i: UpdateScoringModelInput!) { "
+                    "updateScoringModel(input: $i) { userErrors { message } } }",
                     "variables": {"i": {"id": model_id, "salesReadyThreshold": threshold}},
                 },
             )
