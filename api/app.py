@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,6 +20,7 @@ from tortoise.migrations.executor import MigrationExecutor
 
 from api.auth import ApiKeyAuthenticator
 from api.context import Context, request_id
+from api.limits import BodySizeLimit
 from api.schema import build_schema
 from api.settings import Settings
 from models.periodic import run_periodically
@@ -148,6 +150,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            max_age=600,
+        )
     app.state.settings = settings
     app.state.authenticator = authenticator
     return app

@@ -4,12 +4,21 @@ import logging
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from api.auth import CanEdit, CanMarket, IsAdmin
 from api.context import request_id
 from api.errors import ApiError
+from api.limits import cost_limiter
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.common import Connection, DeletePayload
@@ -172,9 +181,13 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         types=[Interaction, Opportunity],
         config=StrawberryConfig(relay_max_results=settings.max_page_size),
         extensions=[
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             ParserCache,
             ValidationCache,
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            *([] if settings.introspection else [DisableIntrospection]),
+            cost_limiter(settings.max_query_cost, settings.default_page_size),
             lambda: MaskErrors(should_mask_error=should_mask_error),
         ],
     )

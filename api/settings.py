@@ -35,6 +35,16 @@ class Settings:
     workers: int = 1
     api_key_cache_seconds: int = 10
     max_batch_size: int = 1000
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_query_cost: int = 100_000
+    max_body_bytes: int = 1_048_576
+    introspection: bool = True
+    cors_origins: tuple[str, ...] = ()
+    rate_limit_per_minute: int = 600
+    redis_url: str | None = None
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
     rescore_interval_seconds: int = 3600
     log_level: str = "info"
 
@@ -53,6 +63,20 @@ class Settings:
             workers=_env_int("LEADGRAPH_WORKERS", 1),
             api_key_cache_seconds=_env_int("LEADGRAPH_API_KEY_CACHE_SECONDS", 10),
             max_batch_size=_env_int("LEADGRAPH_MAX_BATCH_SIZE", 1000),
+            max_aliases=_env_int("LEADGRAPH_MAX_ALIASES", 30),
+            max_tokens=_env_int("LEADGRAPH_MAX_TOKENS", 5000),
+            max_query_cost=_env_int("LEADGRAPH_MAX_QUERY_COST", 100_000),
+            max_body_bytes=_env_int("LEADGRAPH_MAX_BODY_BYTES", 1_048_576),
+            introspection=_env_bool("LEADGRAPH_INTROSPECTION", True),
+            cors_origins=tuple(
+                o.strip()
+                for o in os.environ.get("LEADGRAPH_CORS_ORIGINS", "").split(",")
+                if o.strip()
+            ),
+            rate_limit_per_minute=_env_int("LEADGRAPH_RATE_LIMIT_PER_MINUTE", 600),
+            redis_url=os.environ.get("LEADGRAPH_REDIS_URL") or None,
+            jwt_secret=os.environ.get("LEADGRAPH_JWT_SECRET") or None,
+            jwt_public_key=os.environ.get("LEADGRAPH_JWT_PUBLIC_KEY") or None,
             rescore_interval_seconds=_env_int("LEADGRAPH_RESCORE_INTERVAL_SECONDS", 3600),
             log_level=os.environ.get("LEADGRAPH_LOG_LEVEL") or "info",
         )

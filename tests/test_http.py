@@ -67,8 +67,9 @@ async def test_bad_user_input_keeps_its_code(tenant):
 
 
 async def test_relay_nesting_passes_the_depth_limit(tenant):
-    query = """{ accounts { edges { node { contacts { edges { node { leads { edges { node {
-        contact { account { childAccounts { edges { node { name } } } } } } } } } } } } } } }"""
+    query = """{ accounts(first: 5) { edges { node { contacts(first: 5) { edges { node {
+        leads(first: 5) { edges { node { contact { account {
+        childAccounts(first: 5) { edges { node { name } } } } } } } } } } } } } } }"""
     await tenant.gql(query)
 
 
