@@ -20,7 +20,9 @@ from tortoise.migrations.executor import MigrationExecutor
 
 from api.auth import ApiKeyAuthenticator
 from api.context import Context, request_id
+from api.errors import DATABASE_ERRORS
 from api.limits import BodySizeLimit
+from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
 from api.settings import Settings
 from models.periodic import run_periodically
@@ -65,9 +67,18 @@ class GraphQLView(GraphQL):
         return orjson.dumps(data)
 
 
+UNAVAILABLE = "The database is unavailable; try again shortly."
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def unauthenticated(message: str) -> JSONResponse:
-    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
-    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    return error_response(401, "UNAUTHENTICATED", message, {"WWW-Authenticate": "Bearer"})
 
 
 class Authenticated:
@@ -75,9 +86,12 @@ class Authenticated:
 
     A browser asking for the GraphiQL page (GET, HTML, no query) gets it without a key."""
 
-    def __init__(self, app: GraphQLView, authenticator: ApiKeyAuthenticator) -> None:
+    def __init__(
+        self, app: GraphQLView, authenticator: ApiKeyAuthenticator, limiter: RateLimiter | None
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
@@ -85,10 +99,31 @@ class Authenticated:
         try:
             if not self._wants_ide(request):
                 header = request.headers.get("authorization")
-                principal = await self.authenticator.authenticate(header)
+                try:
+                    principal = await self.authenticator.authenticate(header)
+                    verdict = (
+                        await self.limiter.hit(principal.subject)
+                        if principal is not None and self.limiter is not None
+                        else None
+                    )
+                except DATABASE_ERRORS as exc:
+                    logger.warning("request %s: database unavailable: %s", request_id.get(), exc)
+                    await error_response(503, "SERVICE_UNAVAILABLE", UNAVAILABLE)(
+                        scope, receive, send
+                    )
+                    return
                 if principal is None:
                     message = "Missing API key." if not header else "Invalid or revoked API key."
                     await unauthenticated(message)(scope, receive, send)
+                    return
+                if verdict is not None and not verdict.allowed:
+                    response = error_response(
+                        429,
+                        "RATE_LIMITED",
+                        f"More than {self.limiter.per_minute} requests a minute for this key.",
+                        {"Retry-After": str(verdict.retry_after)},
+                    )
+                    await response(scope, receive, send)
                     return
                 scope.setdefault("state", {})["principal"] = principal
             await self.app(scope, receive, send)
@@ -136,12 +171,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 yield
             finally:
+                if limiter is not None:
+                    await limiter.aclose()
                 if periodic is not None:
                     periodic.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await periodic
 
-    graphql = Authenticated(GraphQLView(settings), authenticator)
+    limiter = (
+        RateLimiter(settings.rate_limit_per_minute, counters_for(settings))
+        if settings.rate_limit_per_minute > 0
+        else None
+    )
+    graphql = Authenticated(GraphQLView(settings), authenticator, limiter)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),

@@ -2,6 +2,7 @@
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from strawberry.permission import BasePermission
@@ -16,6 +17,15 @@ class Principal:
     role: Role
     api_key_id: int | None
     api_key_name: str
+
+    @property
+    def subject(self) -> str:
+        """Whom rate limits count: the API key, or the token's subject."""
+        return (
+            f"key:{self.api_key_id}"
+            if self.api_key_id is not None
+            else f"token:{self.api_key_name}"
+        )
 
 
 class ApiKeyAuthenticator:
@@ -38,6 +48,8 @@ class ApiKeyAuthenticator:
         if cached and cached[0] > now:
             return cached[1]
         key = await ApiKey.filter(key_hash=digest, revoked_at__isnull=True).first()
+        if key is not None:
+            await self._touch(key)
         principal = (
             Principal(key.workspace_id, Role(key.role), key.id, key.name) if key else None  # type: ignore[attr-defined]
         )
@@ -45,6 +57,13 @@ class ApiKeyAuthenticator:
             self._cache.clear()
         self._cache[digest] = (now + self.cache_seconds, principal)
         return principal
+
+    @staticmethod
+    async def _touch(key: ApiKey) -> None:
+        """Record use, at most once a minute per key (lookups are cached in between)."""
+        now = datetime.now(UTC)
+        if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+            await ApiKey.filter(id=key.id).update(last_used_at=now)
 
     def forget(self) -> None:
         self._cache.clear()

@@ -1,6 +1,21 @@
 """Typed GraphQL errors. Their `extensions.code` survives error masking."""
 
+import asyncpg
 from graphql import GraphQLError
+from tortoise.exceptions import DBConnectionError
+
+# What a lost or refused database connection raises through tortoise and asyncpg.
+DATABASE_ERRORS = (
+    DBConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    ConnectionError,
+    OSError,
+)
 
 
 class ApiError(GraphQLError):

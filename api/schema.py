@@ -21,13 +21,14 @@ from api.errors import ApiError
 from api.limits import cost_limiter
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
+from api.types.api_key import ApiKey, CreateApiKeyPayload
 from api.types.common import Connection, DeletePayload
 from api.types.contact import Contact, ContactPayload
 from api.types.interaction import Interaction, RecordInteractionPayload, RecordInteractionsPayload
 from api.types.lead import Lead, LeadPayload, QualifyLeadPayload
 from api.types.opportunity import Opportunity
 from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPreview
-from resolvers import accounts, contacts, interactions, leads, lifecycle
+from resolvers import accounts, api_keys, contacts, interactions, leads, lifecycle
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
 
@@ -58,6 +59,11 @@ class Query:
     )
     scoring_models: list[ScoringModel] = strawberry.field(
         resolver=scoring.scoring_models, description="The workspace's scoring models."
+    )
+    api_keys: list[ApiKey] = strawberry.field(
+        resolver=api_keys.api_keys,
+        permission_classes=[IsAdmin],
+        description="The workspace's API keys, revoked ones included (never their secrets).",
     )
     preview_scoring_model: ScoringModelPreview = strawberry.field(
         resolver=scoring.preview_scoring_model,
@@ -125,6 +131,16 @@ class Mutation:
         resolver=scoring.update_scoring_model,
         permission_classes=[CanMarket],
         description="Change a scoring model; new rules, grades or threshold re-score every lead.",
+    )
+    create_api_key: CreateApiKeyPayload = strawberry.mutation(
+        resolver=api_keys.create_api_key,
+        permission_classes=[IsAdmin],
+        description="Create an API key; its secret is returned this once.",
+    )
+    revoke_api_key: DeletePayload = strawberry.mutation(
+        resolver=api_keys.revoke_api_key,
+        permission_classes=[IsAdmin],
+        description="Revoke an API key; it answers 401 from then on.",
     )
     accept_lead: LeadPayload = strawberry.mutation(
         resolver=lifecycle.accept_lead,

@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "models.interaction",
     "models.scoring_model",
     "models.opportunity",
+    "models.rate_limit",
 ]
 
 __all__ = [
