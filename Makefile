@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install run serve test test-postgres lint format schema bench clean
+.PHONY: install run serve test test-postgres lint format schema bench conformance clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +43,9 @@ bench: install
 	$(BIN)/python bench/nested_reads.py
 	$(BIN)/python bench/record_interactions.py
 
+## graphql-http's server audit against a real uvicorn (needs node and npm).
+conformance: install
+	bash conformance/run.sh
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache conformance/node_modules

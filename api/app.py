@@ -5,6 +5,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 import orjson
 from starlette.applications import Starlette
@@ -29,6 +30,9 @@ from models.periodic import run_periodically
 from resolvers.loaders import Loaders
 
 logger = logging.getLogger("leadgraph")
+GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
+# Set per request by the edge: the client accepts application/graphql-response+json.
+wants_graphql_response: ContextVar[bool] = ContextVar("wants_graphql_response", default=False)
 
 
 class NotMigrated(RuntimeError):
@@ -66,6 +70,26 @@ class GraphQLView(GraphQL):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    def create_response(self, response_data, sub_response):  # type: ignore[override]
+        """GraphQL over HTTP: answer `application/graphql-response+json` to clients that accept it,
+        with 400 and no `data` for request errors (parsing, validation, variables, cost)."""
+        response = super().create_response(response_data, sub_response)
+        if not wants_graphql_response.get() or not isinstance(response_data, dict):
+            return response
+        errors = response_data.get("errors") or []
+        is_request_error = (
+            response_data.get("data") is None and errors and all("path" not in e for e in errors)
+        )
+        if is_request_error:
+            response.body = self.encode_json(
+                {k: v for k, v in response_data.items() if k != "data"}
+            )
+            response.headers["content-length"] = str(len(response.body))
+            if response.status_code == 200:
+                response.status_code = 400
+        response.headers["content-type"] = GRAPHQL_RESPONSE
+        return response
+
 
 UNAVAILABLE = "The database is unavailable; try again shortly."
 
@@ -96,6 +120,9 @@ class Authenticated:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
         token = request_id.set(request.headers.get("x-request-id") or uuid.uuid4().hex)
+        accepts = wants_graphql_response.set(
+            "application/graphql-response+json" in request.headers.get("accept", "")
+        )
         try:
             if not self._wants_ide(request):
                 header = request.headers.get("authorization")
@@ -129,6 +156,7 @@ class Authenticated:
             await self.app(scope, receive, send)
         finally:
             request_id.reset(token)
+            wants_graphql_response.reset(accepts)
 
     def _wants_ide(self, request: Request) -> bool:
         return (

@@ -97,3 +97,30 @@ async def test_unexpected_errors_are_masked_and_logged_with_request_id(tenant, m
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "secret" not in response.text
     assert any("req-42" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_graphql_response_media_type_and_request_errors(tenant):
+    headers = {
+        "Authorization": f"Bearer {tenant.keys[Role.ADMIN]}",
+        "Accept": "application/graphql-response+json, application/json;q=0.9",
+    }
+    ok = await tenant.http.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith("application/graphql-response+json")
+    for query in ["{ accounts {", "{ noSuchField }"]:
+        bad = await tenant.http.post("/graphql", json={"query": query}, headers=headers)
+        assert bad.status_code == 400
+        assert "data" not in bad.json() and bad.json()["errors"]
+    # legacy clients asking for application/json keep 200 with data: null
+    legacy = await tenant.post("{ noSuchField }")
+    assert legacy.status_code == 200 and legacy.headers["content-type"] == "application/json"
+
+
+async def test_mutations_are_refused_over_get(tenant):
+    response = await tenant.http.get(
+        "/graphql",
+        params={"query": 'mutation { createAccount(input: {name: "x"}) { account { id } } }'},
+        headers={"Authorization": f"Bearer {tenant.keys[Role.ADMIN]}"},
+    )
+    assert response.status_code in (400, 405)  # refused, whatever the media type
+    assert (await tenant.gql("{ accounts { totalCount } }"))["accounts"]["totalCount"] == 0
