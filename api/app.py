@@ -21,7 +21,7 @@ from tortoise.migrations.executor import MigrationExecutor
 
 from api.auth import ApiKeyAuthenticator
 from api.context import Context, request_id
-from api.errors import DATABASE_ERRORS
+from api.errors import is_database_outage
 from api.limits import BodySizeLimit
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
@@ -133,7 +133,9 @@ class Authenticated:
                         if principal is not None and self.limiter is not None
                         else None
                     )
-                except DATABASE_ERRORS as exc:
+                except Exception as exc:
+                    if not is_database_outage(exc):
+                        raise
                     logger.warning("request %s: database unavailable: %s", request_id.get(), exc)
                     await error_response(503, "SERVICE_UNAVAILABLE", UNAVAILABLE)(
                         scope, receive, send

@@ -13,9 +13,21 @@ DATABASE_ERRORS = (
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,  # database not accepting connections
     ConnectionError,
     OSError,
 )
+
+
+def is_database_outage(exc: BaseException | None) -> bool:
+    """True when `exc`, or what it wraps, says the database cannot be reached right now."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, DATABASE_ERRORS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 class ApiError(GraphQLError):

@@ -3,6 +3,7 @@
 import logging
 
 import strawberry
+from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import (
     DisableIntrospection,
@@ -17,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from api.auth import CanEdit, CanMarket, IsAdmin
 from api.context import request_id
-from api.errors import ApiError
+from api.errors import ApiError, is_database_outage
 from api.limits import cost_limiter
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
@@ -169,6 +170,20 @@ class Mutation:
     )
 
 
+class MaskUnexpectedErrors(MaskErrors):
+    """Masks unexpected errors; a lost database becomes a clean SERVICE_UNAVAILABLE error."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if is_database_outage(error.original_error):
+            return GraphQLError(
+                "The database is unavailable; try again shortly.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "SERVICE_UNAVAILABLE"},
+            )
+        return super().anonymise_error(error)
+
+
 def should_mask_error(error) -> bool:
     """Keep GraphQL's own errors (syntax, validation, coercion) and our typed errors."""
     original = error.original_error
@@ -204,6 +219,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             *([] if settings.introspection else [DisableIntrospection]),
             cost_limiter(settings.max_query_cost, settings.default_page_size),
-            lambda: MaskErrors(should_mask_error=should_mask_error),
+            lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),
         ],
     )
