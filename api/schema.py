@@ -14,6 +14,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 
 from api.auth import CanEdit, CanMarket, IsAdmin
@@ -174,6 +175,13 @@ class MaskUnexpectedErrors(MaskErrors):
     """Masks unexpected errors; a lost database becomes a clean SERVICE_UNAVAILABLE error."""
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if isinstance(error.original_error, GlobalIDValueError):  # a malformed ID argument
+            return GraphQLError(
+                f"Invalid ID: {error.original_error}",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "BAD_USER_INPUT"},
+            )
         if is_database_outage(error.original_error):
             return GraphQLError(
                 "The database is unavailable; try again shortly.",
