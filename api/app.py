@@ -19,7 +19,7 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.migrations.executor import MigrationExecutor
 
-from api.auth import ApiKeyAuthenticator
+from api.auth import ApiKeyAuthenticator, TokenVerifier
 from api.context import Context, request_id
 from api.errors import is_database_outage
 from api.limits import BodySizeLimit
@@ -184,7 +184,12 @@ async def readyz(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    authenticator = ApiKeyAuthenticator(settings.api_key_cache_seconds)
+    tokens = (
+        TokenVerifier(secret=settings.jwt_secret, public_key=settings.jwt_public_key)
+        if settings.jwt_secret or settings.jwt_public_key
+        else None
+    )
+    authenticator = ApiKeyAuthenticator(settings.api_key_cache_seconds, tokens)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 from strawberry.permission import BasePermission
 
-from models import ApiKey, Role
+from models import ApiKey, Role, Workspace
 from models.api_key import KEY_PREFIX, hash_secret
 
 
@@ -28,11 +29,43 @@ class Principal:
         )
 
 
-class ApiKeyAuthenticator:
-    """Looks keys up by hash, remembering answers for a few seconds to spare the database."""
+class TokenVerifier:
+    """Bearer JWTs from an identity provider: HS256 with a shared secret or RS256 with a public
+    key. Required claims: `sub`, `exp`, `workspace` (a workspace slug) and `role`."""
 
-    def __init__(self, cache_seconds: int) -> None:
+    def __init__(self, *, secret: str | None, public_key: str | None) -> None:
+        self.key = public_key or secret
+        self.algorithms = ["RS256"] if public_key else ["HS256"]
+        self._workspaces: dict[str, int] = {}
+
+    async def principal(self, token: str) -> Principal | None:
+        try:
+            claims = jwt.decode(
+                token,
+                self.key,
+                algorithms=self.algorithms,
+                options={"require": ["sub", "exp", "workspace", "role"]},
+            )
+            role = Role(claims["role"])
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return None
+        slug = str(claims["workspace"])
+        workspace_id = self._workspaces.get(slug)
+        if workspace_id is None:
+            workspace = await Workspace.filter(slug=slug).first()
+            if workspace is None:
+                return None
+            workspace_id = self._workspaces[slug] = workspace.id
+        return Principal(workspace_id, role, None, f"token:{claims['sub']}")
+
+
+class ApiKeyAuthenticator:
+    """Looks keys up by hash, remembering answers for a few seconds to spare the database.
+    Other bearer tokens go to the JWT verifier when one is configured."""
+
+    def __init__(self, cache_seconds: int, tokens: TokenVerifier | None = None) -> None:
         self.cache_seconds = cache_seconds
+        self.tokens = tokens
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def authenticate(self, authorization: str | None) -> Principal | None:
@@ -40,7 +73,11 @@ class ApiKeyAuthenticator:
             return None
         scheme, _, secret = authorization.partition(" ")
         secret = secret.strip()
-        if scheme.lower() != "bearer" or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+        if scheme.lower() != "bearer" or len(secret) > 4096:
+            return None
+        if not secret.startswith(KEY_PREFIX):
+            return await self.tokens.principal(secret) if self.tokens else None
+        if len(secret) > 200:
             return None
         digest = hash_secret(secret)
         now = time.monotonic()
