@@ -5,6 +5,7 @@ import asyncio
 import os
 import socket
 import sys
+import time
 from collections import defaultdict
 
 import httpx
@@ -51,12 +52,14 @@ async def server(settings):
                 await asyncio.sleep(0.1)
         else:
             raise RuntimeError("uvicorn did not come up")
-    yield url
-    process.terminate()
+    yield url, process
+    if process.returncode is None:
+        process.terminate()
     await process.wait()
 
 
 async def test_200_concurrent_records_lose_nothing(tenant, server):
+    server, _ = server
     await only_model(
         tenant, threshold=10_000, rules=[{"interactionType": "EMAIL_OPENED", "points": 1}]
     )
@@ -92,6 +95,7 @@ async def test_200_concurrent_records_lose_nothing(tenant, server):
 
 
 async def test_concurrent_retries_with_one_idempotency_key_record_once(tenant, server):
+    server, _ = server
     await only_model(tenant, rules=[{"interactionType": "EMAIL_OPENED", "points": 1}])
     contact_id, (lead,) = await contact_with_leads(tenant, topics=["A"])
     body = {
@@ -107,3 +111,29 @@ async def test_concurrent_retries_with_one_idempotency_key_record_once(tenant, s
     assert len(ids) == 1
     assert await Interaction.filter(workspace_id=tenant.workspace.id).count() == 1
     assert (await lead_state(tenant, lead))["score"] == 1
+
+
+BULK = """mutation($i: RecordInteractionsInput!) { recordInteractions(input: $i) {
+  interactions { id } userErrors { code } } }"""
+
+
+async def test_shutdown_drains_in_flight_requests(tenant, server):
+    url, process = server
+    contact_id, _ = await contact_with_leads(tenant, topics=["A", "B", "C"])
+    items = [{"contactId": contact_id, "type": "EMAIL_OPENED"} for _ in range(1000)]
+    headers = {"Authorization": f"Bearer {tenant.keys[Role.MARKETING]}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+        started = time.monotonic()
+        in_flight = asyncio.create_task(
+            client.post("/graphql", json={"query": BULK, "variables": {"i": {"interactions": items}}})
+        )
+        await asyncio.sleep(0.3)  # the request is being served
+        process.terminate()  # SIGTERM: uvicorn's graceful shutdown
+        response = await in_flight
+        elapsed = time.monotonic() - started
+    assert elapsed > 0.3, "the request finished before the signal; the test proved nothing"
+    assert response.status_code == 200
+    assert len(response.json()["data"]["recordInteractions"]["interactions"]) == 1000
+    # uvicorn re-raises the signal once it has shut down cleanly
+    assert await process.wait() in (0, -15)
+    assert await Interaction.filter(workspace_id=tenant.workspace.id).count() == 1000

@@ -200,3 +200,58 @@ async def test_nested_list_filters_and_order(tenant, graph):
     assert node["buyers"]["edges"][0]["node"]["lastName"] == "Berg"
     assert node["leads"] == {"totalCount": 1, "edges": [{"node": {"topic": "Wind"}}]}
     assert node["childAccounts"]["edges"] == [{"node": {"name": "Kiosk 50%"}}]
+
+
+@pytest.fixture
+async def scored(tenant):
+    """Three leads scored 0, 10 and 20 under a single primary model (threshold 15)."""
+    from scoring_helpers import contact_with_leads, only_model, record
+
+    await only_model(tenant, threshold=15, rules=[{"interactionType": "FORM_SUBMITTED", "points": 10}])
+    ids = {}
+    for name, forms in (("zero", 0), ("ten", 1), ("twenty", 2)):
+        _, (lead,) = await contact_with_leads(tenant, topics=[name])
+        ids[name] = lead
+        for _ in range(forms):
+            await record(tenant, leadId=lead, type="FORM_SUBMITTED")
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("score_filter", "expected"),
+    [
+        ({"eq": 10}, ["ten"]),
+        ({"neq": 10}, ["zero", "twenty"]),
+        ({"gt": 10}, ["twenty"]),
+        ({"gte": 10}, ["ten", "twenty"]),
+        ({"lt": 10}, ["zero"]),
+        ({"lte": 10}, ["zero", "ten"]),
+        ({"in": [0, 20]}, ["zero", "twenty"]),
+        ({"isNull": False}, ["zero", "ten", "twenty"]),
+        ({"isNull": True}, []),
+    ],
+)
+async def test_int_filter_on_lead_score(tenant, scored, score_filter, expected):
+    assert await names(tenant, "leads", {"score": score_filter}, [{"field": "SCORE"}], field="topic") == expected
+
+
+async def test_sales_ready_filter_and_score_order(tenant, scored):
+    assert await names(tenant, "leads", {"salesReady": True}, field="topic") == ["twenty"]
+    assert await names(tenant, "leads", {"salesReady": False}, [{"field": "TOPIC"}], field="topic") == [
+        "ten", "zero"
+    ]
+    desc = await names(tenant, "leads", None, [{"field": "SCORE", "direction": "DESC"}], field="topic")
+    assert desc == ["twenty", "ten", "zero"]
+
+
+async def test_datetime_operators(tenant, graph):
+    data = await tenant.gql(
+        "{ contacts(orderBy: [{field: CREATED_AT}]) { edges { node { lastName createdAt } } } }"
+    )
+    first = data["contacts"]["edges"][0]["node"]
+    at = first["createdAt"]
+    assert await names(tenant, "contacts", {"createdAt": {"eq": at}}) == [first["lastName"]]
+    assert first["lastName"] in await names(tenant, "contacts", {"createdAt": {"lte": at}})
+    assert first["lastName"] not in await names(tenant, "contacts", {"createdAt": {"gt": at}})
+    assert len(await names(tenant, "contacts", {"createdAt": {"gte": at}})) == 4
+    assert await names(tenant, "contacts", {"createdAt": {"isNull": True}}) == []

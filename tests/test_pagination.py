@@ -123,3 +123,9 @@ async def test_nested_page_size_limit_applies_too(tenant):
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["message"] == "At most 100 items per page; asked for 500."
+
+
+async def test_largest_page_is_allowed(tenant):
+    await make_contacts(tenant, ["a"])
+    page = (await tenant.gql(PAGE, {"first": 100}))["contacts"]
+    assert page["totalCount"] == 1
