@@ -28,7 +28,6 @@ from resolvers.filtering import (
     lead_condition,
 )
 from resolvers.pagination import (
-    Page,
     PageArgs,
     SortKey,
     count_children,
@@ -47,6 +46,10 @@ NODE_TYPES: dict[str, Callable[[dict], Any]] = {
     "opportunity": Opportunity.from_row,
 }
 NEWEST_FIRST = (SortKey("occurred_at", True, True), SortKey("id", True))
+
+
+def _count_of(counts: DataLoader, parent_id: int):
+    return lambda: counts.load(parent_id)
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,7 @@ class ChildConnections:
         self.spec = spec
         self.workspace_id = workspace_id
         self.settings = settings
-        self._pages: dict[str, DataLoader] = {}
-        self._counts: dict[str, DataLoader] = {}
+        self._pages: dict[tuple, DataLoader] = {}
 
     def load(
         self,
@@ -105,27 +107,22 @@ class ChildConnections:
         filter: Any = None,
         order_by: list | None = None,
     ):
-        args = PageArgs(first=first, after=after)
-        size = page_size(
-            args, default=self.settings.default_page_size, maximum=self.settings.max_page_size
-        )
-        key = repr((first, after, filter, order_by))
+        key = (first, after, repr(filter) if filter is not None else None, repr(order_by))
         pages = self._pages.get(key)
         if pages is None:
+            args = PageArgs(first=first, after=after)
+            size = page_size(
+                args, default=self.settings.default_page_size, maximum=self.settings.max_page_size
+            )
             keys = sort_keys(order_by, self.spec.default_order)
+            counts = DataLoader(lambda ids: self._fetch_counts(ids, filter), max_batch_size=5000)
             pages = DataLoader(
-                lambda ids: self._fetch_pages(ids, args, size, keys, filter), max_batch_size=5000
+                lambda ids: self._fetch_connections(ids, args, size, keys, filter, counts),
+                max_batch_size=5000,
             )
             self._pages[key] = pages
-            self._counts[key] = DataLoader(
-                lambda ids: self._fetch_counts(ids, filter), max_batch_size=5000
-            )
-        counts = self._counts[key]
-        return self._connection(pages, counts, parent_id)
-
-    async def _connection(self, pages: DataLoader, counts: DataLoader, parent_id: int):
-        page = await pages.load(parent_id)
-        return to_connection(page, self.spec.to_node, lambda: counts.load(parent_id))
+        # The loader's future itself: no coroutine per parent.
+        return pages.load(parent_id)
 
     def _filtered(self, ids: list[int], filter: Any) -> tuple[Sql, str, str, str]:
         q = Sql(is_postgres(connection()))
@@ -134,7 +131,7 @@ class ChildConnections:
             where = conjunction([where, self.spec.condition(filter, "t", q)])
         return q, source, parent_expr, where
 
-    async def _fetch_pages(self, ids, args, size, keys, filter) -> list[Page]:
+    async def _fetch_connections(self, ids, args, size, keys, filter, counts) -> list:
         q, source, parent_expr, where = self._filtered(ids, filter)
         pages = await fetch_child_pages(
             source=source,
@@ -145,7 +142,10 @@ class ChildConnections:
             args=args,
             size=size,
         )
-        return [pages.get(i) or empty_page() for i in ids]
+        return [
+            to_connection(pages.get(i) or empty_page(), self.spec.to_node, _count_of(counts, i))
+            for i in ids
+        ]
 
     async def _fetch_counts(self, ids, filter) -> list[int]:
         q, source, parent_expr, where = self._filtered(ids, filter)

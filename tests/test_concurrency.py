@@ -125,7 +125,9 @@ async def test_shutdown_drains_in_flight_requests(tenant, server):
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
         started = time.monotonic()
         in_flight = asyncio.create_task(
-            client.post("/graphql", json={"query": BULK, "variables": {"i": {"interactions": items}}})
+            client.post(
+                "/graphql", json={"query": BULK, "variables": {"i": {"interactions": items}}}
+            )
         )
         await asyncio.sleep(0.3)  # the request is being served
         process.terminate()  # SIGTERM: uvicorn's graceful shutdown

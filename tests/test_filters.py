@@ -207,7 +207,9 @@ async def scored(tenant):
     """Three leads scored 0, 10 and 20 under a single primary model (threshold 15)."""
     from scoring_helpers import contact_with_leads, only_model, record
 
-    await only_model(tenant, threshold=15, rules=[{"interactionType": "FORM_SUBMITTED", "points": 10}])
+    await only_model(
+        tenant, threshold=15, rules=[{"interactionType": "FORM_SUBMITTED", "points": 10}]
+    )
     ids = {}
     for name, forms in (("zero", 0), ("ten", 1), ("twenty", 2)):
         _, (lead,) = await contact_with_leads(tenant, topics=[name])
@@ -232,15 +234,20 @@ async def scored(tenant):
     ],
 )
 async def test_int_filter_on_lead_score(tenant, scored, score_filter, expected):
-    assert await names(tenant, "leads", {"score": score_filter}, [{"field": "SCORE"}], field="topic") == expected
+    assert (
+        await names(tenant, "leads", {"score": score_filter}, [{"field": "SCORE"}], field="topic")
+        == expected
+    )
 
 
 async def test_sales_ready_filter_and_score_order(tenant, scored):
     assert await names(tenant, "leads", {"salesReady": True}, field="topic") == ["twenty"]
-    assert await names(tenant, "leads", {"salesReady": False}, [{"field": "TOPIC"}], field="topic") == [
-        "ten", "zero"
-    ]
-    desc = await names(tenant, "leads", None, [{"field": "SCORE", "direction": "DESC"}], field="topic")
+    assert await names(
+        tenant, "leads", {"salesReady": False}, [{"field": "TOPIC"}], field="topic"
+    ) == ["ten", "zero"]
+    desc = await names(
+        tenant, "leads", None, [{"field": "SCORE", "direction": "DESC"}], field="topic"
+    )
     assert desc == ["twenty", "ten", "zero"]
 
 

@@ -28,7 +28,11 @@ MUTATIONS = {
     "recordInteraction": ("RecordInteractionInput", {**LEAD, "type": "MEETING"}, MARKET),
     "recordInteractions": ("RecordInteractionsInput", {"interactions": []}, MARKET),
     "deleteInteraction": ("DeleteInput", FAKE, ADMIN),
-    "createScoringModel": ("CreateScoringModelInput", {"name": "", "salesReadyThreshold": 1, "rules": []}, MARKET),
+    "createScoringModel": (
+        "CreateScoringModelInput",
+        {"name": "", "salesReadyThreshold": 1, "rules": []},
+        MARKET,
+    ),
     "updateScoringModel": ("UpdateScoringModelInput", FAKE, MARKET),
     "createApiKey": ("CreateApiKeyInput", {"name": "", "role": "ADMIN"}, ADMIN),
     "revokeApiKey": ("DeleteInput", FAKE, ADMIN),
