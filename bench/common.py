@@ -73,6 +73,7 @@ async def uvicorn_worker(url: str, port: int) -> AsyncIterator[subprocess.Popen]
         "LEADGRAPH_DB_POOL_MAX": "20",
         "LEADGRAPH_API_KEY_CACHE_SECONDS": "60",
         "LEADGRAPH_RESCORE_INTERVAL_SECONDS": "0",
+        "LEADGRAPH_RATE_LIMIT_PER_MINUTE": "0",  # throughput, not limits, is measured here
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "1"],
