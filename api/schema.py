@@ -33,6 +33,7 @@ from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPre
 from resolvers import accounts, api_keys, contacts, interactions, leads, lifecycle
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
+from resolvers.sql_tree import sql_fast_path
 
 logger = logging.getLogger("leadgraph")
 
@@ -227,6 +228,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             *([] if settings.introspection else [DisableIntrospection]),
             cost_limiter(settings.max_query_cost, settings.default_page_size),
+            *([sql_fast_path(settings)] if settings.sql_fast_path else []),
             lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),
         ],
     )

@@ -40,6 +40,7 @@ class Settings:
     max_query_cost: int = 100_000
     max_body_bytes: int = 1_048_576
     introspection: bool = True
+    sql_fast_path: bool = True
     cors_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 600
     redis_url: str | None = None
@@ -68,6 +69,7 @@ class Settings:
             max_query_cost=_env_int("LEADGRAPH_MAX_QUERY_COST", 100_000),
             max_body_bytes=_env_int("LEADGRAPH_MAX_BODY_BYTES", 1_048_576),
             introspection=_env_bool("LEADGRAPH_INTROSPECTION", True),
+            sql_fast_path=_env_bool("LEADGRAPH_SQL_FAST_PATH", True),
             cors_origins=tuple(
                 o.strip()
                 for o in os.environ.get("LEADGRAPH_CORS_ORIGINS", "").split(",")

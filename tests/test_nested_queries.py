@@ -44,7 +44,7 @@ async def run(tenant, count_statements, **sizes) -> tuple[int, dict]:
     return len(count_statements.statements), data
 
 
-async def test_statement_count_is_constant_in_page_sizes(tenant, count_statements):
+async def test_statement_count_is_constant_in_page_sizes(tenant, count_statements, settings):
     await seed(tenant.workspace.id, accounts=12, contacts=6, leads=4)
     small, small_data = await run(tenant, count_statements, a=2, c=2, l=1)
     large, large_data = await run(tenant, count_statements, a=12, c=6, l=4)
@@ -54,12 +54,15 @@ async def test_statement_count_is_constant_in_page_sizes(tenant, count_statement
     assert len(contacts[0]["node"]["leads"]["edges"]) == 4
     lead = contacts[0]["node"]["leads"]["edges"][0]["node"]
     assert lead["contact"]["account"]["name"] == large_data["accounts"]["edges"][0]["node"]["name"]
-    # accounts, contacts, leads, lead.contact, contact.account
+    # accounts, contacts, leads, lead.contact, contact.account; one statement on PostgreSQL,
+    # where the SQL fast path builds the whole answer
     assert small == large
-    assert large == 5, count_statements.statements
+    assert large == (1 if settings.is_postgres else 5), count_statements.statements
 
 
-async def test_nested_read_with_counts_and_interactions_is_bounded(tenant, count_statements):
+async def test_nested_read_with_counts_and_interactions_is_bounded(
+    tenant, count_statements, settings
+):
     await seed(tenant.workspace.id, accounts=5, contacts=3, leads=2)
     contact = await Contact.filter(workspace_id=tenant.workspace.id).first()
     lead = await Lead.filter(contact_id=contact.id).first()
@@ -79,7 +82,8 @@ async def test_nested_read_with_counts_and_interactions_is_bounded(tenant, count
     data = await tenant.gql(query)
     # one page and one count per list level (accounts, contacts, contact interactions, leads,
     # lead interactions) + one batch for `lead { id }`.
-    assert len(count_statements.statements) == 11, count_statements.statements
+    expected = 1 if settings.is_postgres else 11
+    assert len(count_statements.statements) == expected, count_statements.statements
     lead_id = relay.to_base64("Lead", lead.id)
     leads = [
         lead_edge["node"]
