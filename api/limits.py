@@ -12,6 +12,7 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     VariableNode,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -215,3 +216,53 @@ class BodySizeLimit:
 
 class BodyTooLarge(Exception):
     pass
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class NulCharacters(ApiError):
+    code = "BAD_USER_INPUT"
+
+
+class RejectNulCharacters(SchemaExtension):
+    """PostgreSQL cannot store U+0000 in text or JSON: refuse it up front with a clear error
+    instead of failing half-way through a resolver."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        literals = (
+            (node.value for node in _walk(document) if isinstance(node, StringValueNode))
+            if document is not None
+            else ()
+        )
+        if ctx.result is None and (
+            _has_nul(ctx.variables or {}) or any("\x00" in v for v in literals)
+        ):
+            ctx.result = ExecutionResult(
+                data=None,
+                errors=[NulCharacters("Text must not contain the NUL character (U+0000).")],
+            )
+        yield
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    """Every AST node below `node` (graphql-core nodes list their children in `keys`)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for key in getattr(current, "keys", ()):
+            child = getattr(current, key, None)
+            if isinstance(child, (list, tuple)):
+                stack.extend(c for c in child if hasattr(c, "keys"))
+            elif hasattr(child, "keys") and not isinstance(child, dict):
+                stack.append(child)

@@ -20,7 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from api.auth import CanEdit, CanMarket, IsAdmin
 from api.context import request_id
 from api.errors import ApiError, is_database_outage
-from api.limits import cost_limiter
+from api.limits import RejectNulCharacters, cost_limiter
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.api_key import ApiKey, CreateApiKeyPayload
@@ -228,6 +228,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             *([] if settings.introspection else [DisableIntrospection]),
             cost_limiter(settings.max_query_cost, settings.default_page_size),
+            RejectNulCharacters,
             *([sql_fast_path(settings)] if settings.sql_fast_path else []),
             lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),
         ],

@@ -11,7 +11,13 @@ before it. The result is byte-for-byte the response strawberry would build (a te
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+)
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.types.arguments import convert_arguments
 
@@ -182,13 +188,23 @@ class Compiler:
         )
 
     @staticmethod
-    def fields(node: FieldNode | OperationDefinitionNode) -> list[FieldNode]:
+    def fields(node, type_name: str | None = None) -> list[FieldNode]:
+        """The selected fields; inline fragments are merged when their type is `type_name`."""
         selections = node.selection_set.selections if node.selection_set else ()
         out = []
         for selection in selections:
-            if not isinstance(selection, FieldNode) or selection.directives:
-                raise Decline("fragments and directives run through strawberry")
-            out.append(selection)
+            if selection.directives:
+                raise Decline("directives run through strawberry")
+            if isinstance(selection, FieldNode):
+                out.append(selection)
+            elif isinstance(selection, InlineFragmentNode) and type_name is not None:
+                condition = (
+                    selection.type_condition.name.value if selection.type_condition else None
+                )
+                if condition in (None, type_name, "Node"):
+                    out.extend(Compiler.fields(selection, type_name))
+            else:
+                raise Decline("fragments run through strawberry")
         return out
 
     def json_object(self, pairs: list[tuple[str, str]]) -> str:
@@ -201,7 +217,7 @@ class Compiler:
     def node(self, entity_name: str, node: FieldNode, t: str) -> str:
         entity = ENTITIES[entity_name]
         pairs = []
-        for field in self.fields(node):
+        for field in self.fields(node, entity_name):
             name, key = field.name.value, (field.alias or field.name).value
             if name == "id":
                 pairs.append((key, _global_id(entity.type_name, f"{t}.id")))
@@ -359,8 +375,23 @@ class Compiler:
         sql = CONDITIONS[entity_name](filter_, marker, self.q)
         return sql.replace("{", "{{").replace("}", "}}").replace(f"{marker}.", "{t}.")
 
+    def node_by_id(self, field: FieldNode) -> str:
+        """`node(id:)`: the object if it is in the caller's workspace, else null."""
+        gid = self.arguments("Query", field)["id"]
+        if gid.type_name not in ENTITIES or not gid.node_id.isdigit():
+            return "NULL::json"
+        entity = ENTITIES[gid.type_name]
+        t = self.alias()
+        return (
+            f"(SELECT {self.node(gid.type_name, field, t)} FROM {entity.table} {t} "
+            f"WHERE {t}.id = {self.q.param(int(gid.node_id))} "
+            f"AND {t}.workspace_id = {self.q.param(self.workspace_id)})"
+        )
+
     def root(self, field: FieldNode) -> str:
         name = field.name.value
+        if name == "node":
+            return self.node_by_id(field)
         if name not in ROOTS:
             raise Decline(f"Query.{name} runs through strawberry")
         entity_name = ROOTS[name]

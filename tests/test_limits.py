@@ -3,6 +3,7 @@ body size, rate limit; introspection can be switched off. Each refusal does no w
 
 import asyncio
 import os
+import time
 import uuid
 
 import pytest
@@ -110,6 +111,9 @@ async def test_body_size_limit(tenant):
 
 async def test_rate_limit_answers_429_with_retry_after(tenant):
     query = "{ __typename }"
+    left_in_window = 60 - time.time() % 60
+    if left_in_window < 20:  # all 601 requests must fall into one one-minute window
+        await asyncio.sleep(left_in_window + 0.5)
     for _ in range(600):
         response = await tenant.post(query, role=Role.SALES)
         assert response.status_code == 200
@@ -165,3 +169,16 @@ async def test_introspection_can_be_switched_off(app):
     off = await build_schema(Settings(introspection=False)).execute(query)
     assert off.data is None
     assert "introspection has been disabled" in off.errors[0].message
+
+
+async def test_nul_characters_are_refused_cleanly(tenant):
+    via_variable = await tenant.post(
+        "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } } }",
+        {"i": {"name": "a\x00b"}},
+    )
+    via_literal = await tenant.post('{ accounts(search: "a\\u0000b") { totalCount } }')
+    for response in (via_variable, via_literal):
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "NUL" in error["message"]
+    assert (await tenant.gql("{ accounts { totalCount } }"))["accounts"]["totalCount"] == 0

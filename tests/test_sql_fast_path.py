@@ -75,6 +75,10 @@ async def data(tenant):
 
 
 QUERIES_BY_HAND = [
+    "{ contacts(first: 1) { edges { node { id } } } }",  # warms up; the ids feed node() below
+    'query { node(id: "QWNjb3VudDox") { id ... on Account { name contacts { totalCount } } ... on Contact { email } } }',
+    'query { node(id: "Q29udGFjdDox") { __typename ... on Contact { fullName account { name industry } leads(first: 10) { edges { node { topic status source score } } } } } }',
+    'query { node(id: "TGVhZDoxMDAwMDAw") { id } missing: node(id: "QWNjb3VudDo5OTk5OTk=") { id } }',
     "{ accounts { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id __typename name industry createdAt updatedAt parentAccount { name } primaryContact { id } } } } }",
     "{ accounts(orderBy: [{field: INDUSTRY, direction: DESC}]) { edges { cursor node { name childAccounts { totalCount edges { node { name } } } } } } }",
     "{ a: accounts(first: 2) { edges { node { name contacts(first: 1) { totalCount pageInfo { hasNextPage endCursor } edges { node { fullName firstName email account { name } leads { edges { cursor node { topic status score grade salesReady contact { lastName } } } } } } } leads(orderBy: [{field: SCORE, direction: DESC}]) { totalCount edges { node { topic } } } } } } }",
@@ -118,3 +122,15 @@ async def test_generated_queries_agree(tenant, data, settings, query):
     if response.status_code != 200 or body.get("errors"):
         return  # refused queries are the fuzz tests' business
     assert body["data"] == await reference(tenant, settings, query)
+
+
+async def test_fast_path_keeps_workspaces_apart(tenant, make_tenant, count_statements):
+    other = await make_tenant("Other")
+    theirs = await other.mutate("createAccount", {"name": "Their secret"}, "account { id }")
+    count_statements.statements.clear()
+    data = await tenant.gql(
+        "query($id: ID!) { node(id: $id) { id ... on Account { name } } accounts { totalCount } }",
+        {"id": theirs["account"]["id"]},
+    )
+    assert len(count_statements.statements) == 1
+    assert data == {"node": None, "accounts": {"totalCount": 0}}
