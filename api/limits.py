@@ -239,9 +239,11 @@ class RejectNulCharacters(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
         document = ctx.graphql_document
+        # A NUL gets into a string literal only through an escape such as \u0000 (a raw one is a
+        # syntax error): walk the document only when its text has a \u escape at all.
         literals = (
             (node.value for node in _walk(document) if isinstance(node, StringValueNode))
-            if document is not None
+            if document is not None and "\\u" in (ctx.query or "")
             else ()
         )
         if ctx.result is None and (

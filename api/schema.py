@@ -6,14 +6,15 @@ import strawberry
 from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 
@@ -215,6 +216,12 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limit rules are made once: the validation cache keys on the rule classes, and
+    # QueryDepthLimiter/MaxAliasesLimiter made per request would make new ones every time.
+    limit_rules = [
+        depth_rule(settings.max_query_depth, None, None),
+        aliases_rule(settings.max_aliases),
+    ]
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -224,8 +231,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             ParserCache,
             ValidationCache,
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: AddValidationRules(limit_rules),
             *([] if settings.introspection else [DisableIntrospection]),
             cost_limiter(settings.max_query_cost, settings.default_page_size),
             RejectNulCharacters,
