@@ -184,10 +184,14 @@ async def test_bulk_is_all_or_nothing(tenant):
 
 async def test_bulk_size_limit(tenant):
     contact_id, _ = await contact_with_leads(tenant, topics=["Solar"])
+    at_bound = [{"contactId": contact_id, "type": "EMAIL_OPENED"}] * 1000
+    accepted = (await tenant.gql(BULK, {"input": {"interactions": at_bound}}))["recordInteractions"]
+    assert accepted["userErrors"] == [] and len(accepted["interactions"]) == 1000
     items = [{"contactId": contact_id, "type": "EMAIL_OPENED"}] * 1001
     result = (await tenant.gql(BULK, {"input": {"interactions": items}}))["recordInteractions"]
     assert result["userErrors"][0]["field"] == ["interactions"]
     assert "At most 1000" in result["userErrors"][0]["message"]
+    assert await Interaction.filter(workspace_id=tenant.workspace.id).count() == 1000
 
 
 async def test_delete_interaction_rescores(tenant):
