@@ -42,15 +42,3 @@ class BadUserInput(ApiError):
     """Arguments a query cannot run with: a page too large, a cursor that does not fit."""
 
     code = "BAD_USER_INPUT"
-
-
-class Forbidden(ApiError):
-    code = "FORBIDDEN"
-
-
-class Unauthenticated(ApiError):
-    code = "UNAUTHENTICATED"
-
-
-class ServiceUnavailable(ApiError):
-    code = "SERVICE_UNAVAILABLE"
