@@ -24,6 +24,8 @@ SCALARS = {
 }
 FUZZ = settings(
     max_examples=EXAMPLES,
+    # CI replays the same examples every run; locally each run explores new ones.
+    derandomize=bool(os.environ.get("CI")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
