@@ -125,3 +125,33 @@ async def test_mutations_are_refused_over_get(tenant):
     )
     assert response.status_code in (400, 405)  # refused, whatever the media type
     assert (await tenant.gql("{ accounts { totalCount } }"))["accounts"]["totalCount"] == 0
+
+
+async def test_cors_is_off_by_default_and_configurable(http, settings):
+    preflight = {
+        "Origin": "https://app.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    off = await http.options("/graphql", headers=preflight)
+    assert "access-control-allow-origin" not in off.headers
+
+    from dataclasses import replace
+
+    import httpx
+
+    from api.app import create_app
+
+    # A preflight is answered by the middleware alone: no lifespan or database needed.
+    app = create_app(replace(settings, cors_origins=("https://app.example",)))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        allowed = await client.options("/graphql", headers=preflight)
+        other = await client.options(
+            "/graphql", headers={**preflight, "Origin": "https://evil.example"}
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-origin" not in other.headers
