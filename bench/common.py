@@ -1,5 +1,6 @@
 """What the benchmarks share: the seeded PostgreSQL database, a uvicorn worker, wrk, /proc CPU."""
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -22,6 +23,15 @@ from api.settings import Settings  # noqa: E402
 from models import ApiKey, Role, Workspace  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/leadgraph_bench"
+
+
+def bench_args(*, connections: int, port: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=connections)
+    parser.add_argument("--port", type=int, default=port)
+    return parser.parse_args()
 
 
 def database_url() -> str:

@@ -8,7 +8,6 @@ workload: requests/s, p50/p99 latency, server CPU milliseconds per request (from
 statements per request (counted in-process from tortoise's statement log).
 """
 
-import argparse
 import asyncio
 import json
 import logging
@@ -17,6 +16,7 @@ import httpx
 from common import (
     Role,
     Settings,
+    bench_args,
     cpu_seconds,
     database_url,
     issue_key,
@@ -90,12 +90,7 @@ async def first_contact_id(url: str, workspace_id: int) -> str:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--contacts", type=int, default=100_000)
-    parser.add_argument("--duration", type=int, default=15)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--port", type=int, default=8765)
-    args = parser.parse_args()
+    args = bench_args(connections=8, port=8765)
     url = database_url()
     workspace_id = await prepare(url, args.contacts)
     key = await issue_key(url, workspace_id, Role.READ_ONLY)

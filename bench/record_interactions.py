@@ -8,7 +8,6 @@ EMAIL_OPENED for a contact drawn at random from 2,000, so it locks, re-scores an
 contact's leads under every active model, as clients see it.
 """
 
-import argparse
 import asyncio
 import json
 import time
@@ -17,6 +16,7 @@ import httpx
 from common import (
     Role,
     Settings,
+    bench_args,
     cpu_seconds,
     database_url,
     issue_key,
@@ -67,12 +67,7 @@ async def sample(url: str, workspace_id: int) -> tuple[list[str], str, int]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--contacts", type=int, default=100_000)
-    parser.add_argument("--duration", type=int, default=15)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--port", type=int, default=8766)
-    args = parser.parse_args()
+    args = bench_args(connections=16, port=8766)
     url = database_url()
     workspace_id = await prepare(url, args.contacts)
     key = await issue_key(url, workspace_id, Role.MARKETING)
