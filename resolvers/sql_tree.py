@@ -162,6 +162,14 @@ CHILDREN = {
 ROOTS = {"accounts": "Account", "contacts": "Contact", "leads": "Lead"}
 
 
+MARKER = "lgalias"
+
+
+def _retarget(sql: str) -> str:
+    """SQL compiled for the alias MARKER, as a template that `.format(t=alias)` re-targets."""
+    return sql.replace("{", "{{").replace("}", "}}").replace(f"{MARKER}.", "{t}.")
+
+
 class Compiler:
     def __init__(self, schema, settings, workspace_id: int, variables: dict[str, Any]) -> None:
         self.schema = schema
@@ -371,9 +379,7 @@ class Compiler:
         """The filter compiled with a placeholder alias, re-targeted per use via {t}."""
         if filter_ is None:
             return ""
-        marker = "lgalias"
-        sql = CONDITIONS[entity_name](filter_, marker, self.q)
-        return sql.replace("{", "{{").replace("}", "}}").replace(f"{marker}.", "{t}.")
+        return _retarget(CONDITIONS[entity_name](filter_, MARKER, self.q))
 
     def node_by_id(self, field: FieldNode) -> str:
         """`node(id:)`: the object if it is in the caller's workspace, else null."""
@@ -412,9 +418,7 @@ class Compiler:
     def search(self, entity_name: str, terms: str | None) -> str:
         if not terms or not terms.strip():
             return ""
-        marker = "lgalias"
-        sql = SEARCHES[entity_name](terms, marker, self.q)
-        return sql.replace("{", "{{").replace("}", "}}").replace(f"{marker}.", "{t}.")
+        return _retarget(SEARCHES[entity_name](terms, MARKER, self.q))
 
     def operation(self, operation: OperationDefinitionNode) -> str:
         pairs = [((f.alias or f.name).value, self.root(f)) for f in self.fields(operation)]
