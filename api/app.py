@@ -20,12 +20,14 @@ from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.migrations.executor import MigrationExecutor
 
 from api.auth import ApiKeyAuthenticator, TokenVerifier
+from api.body import JsonRequestGuard
 from api.context import Context, request_id
 from api.errors import is_database_outage
 from api.limits import BodySizeLimit
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
 from api.settings import Settings
+from models import time_budget
 from models.periodic import run_periodically
 from resolvers.loaders import Loaders
 
@@ -219,11 +221,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else None
     )
     graphql = Authenticated(GraphQLView(settings), authenticator, limiter)
+    time_budget.configure(settings.long_statement_timeout_ms)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                JsonRequestGuard(graphql, max_depth=settings.max_input_depth + 3),
+                methods=["GET", "POST"],
+            ),
         ],
         lifespan=lifespan,
     )

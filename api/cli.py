@@ -16,7 +16,7 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
 async def _with_db(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
-    await Tortoise.init(config=settings.tortoise_config())
+    await Tortoise.init(config=settings.for_batch_work().tortoise_config())
     try:
         await work()
     finally:
@@ -25,7 +25,7 @@ async def _with_db(settings: Settings, work: Callable[[], Awaitable[None]]) -> N
 
 async def migrate(settings: Settings) -> None:
     try:
-        await run_migrations(config=settings.tortoise_config())
+        await run_migrations(config=settings.for_batch_work().tortoise_config())
     finally:
         await Tortoise.close_connections()
     print("Database migrated.")

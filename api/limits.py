@@ -1,164 +1,18 @@
-"""Abuse limits that need more than strawberry ships: query cost and request body size."""
+"""Abuse limits that need more than strawberry ships: request body size, NUL characters.
+
+Query cost lives in api.cost and api.preflight (it needs coerced variables)."""
 
 from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
     ExecutionResult,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    InlineFragmentNode,
-    IntValueNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
     StringValueNode,
-    VariableNode,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from api.errors import ApiError
-
-
-class QueryTooExpensive(ApiError):
-    code = "QUERY_TOO_EXPENSIVE"
-
-
-def _page_size(field: FieldNode, variables: dict[str, Any], default: int) -> int | None:
-    """The page size a connection field asks for (None: not a paged field)."""
-    names = {arg.name.value: arg.value for arg in field.arguments or ()}
-    paged = {"first", "last"} & set(names)
-    if not paged:
-        return None
-    node = names[paged.pop()]
-    if isinstance(node, VariableNode):
-        value = variables.get(node.name.value)
-        return default if value is None else max(int(value), 0)
-    if isinstance(node, IntValueNode):
-        return max(int(node.value), 0)
-    return default
-
-
-def query_cost(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any],
-    *,
-    default_page_size: int,
-    connection_fields: frozenset[str],
-    multiplier: int = 1,
-    seen: frozenset[str] = frozenset(),
-) -> int:
-    """How many objects a query may return: every paged list costs its page size times the
-    number of parents it is fetched for (a `first: 100` inside a `first: 100` costs 10,000)."""
-    if selection_set is None:
-        return 0
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            size = _page_size(selection, variables, default_page_size)
-            if size is None and selection.name.value in connection_fields:
-                size = default_page_size
-            inner = multiplier * size if size is not None else multiplier
-            total += inner if size is not None else 0
-            total += query_cost(
-                selection.selection_set,
-                fragments,
-                variables,
-                default_page_size=default_page_size,
-                connection_fields=connection_fields,
-                multiplier=inner,
-                seen=seen,
-            )
-        elif isinstance(selection, InlineFragmentNode):
-            total += query_cost(
-                selection.selection_set,
-                fragments,
-                variables,
-                default_page_size=default_page_size,
-                connection_fields=connection_fields,
-                multiplier=multiplier,
-                seen=seen,
-            )
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                total += query_cost(
-                    fragments[name].selection_set,
-                    fragments,
-                    variables,
-                    default_page_size=default_page_size,
-                    connection_fields=connection_fields,
-                    multiplier=multiplier,
-                    seen=seen | {name},
-                )
-    return total
-
-
-def connection_field_names(schema) -> frozenset[str]:
-    """Fields returning a `...Connection` type (they page even without `first`)."""
-    names = set()
-    for type_ in schema._schema.type_map.values():
-        for name, field in (getattr(type_, "fields", None) or {}).items():
-            of = field.type
-            while hasattr(of, "of_type"):
-                of = of.of_type
-            if getattr(of, "name", "").endswith("Connection"):
-                names.add(name)
-    return frozenset(names)
-
-
-def cost_limiter(max_cost: int, default_page_size: int):
-    """A SchemaExtension class refusing operations whose cost exceeds `max_cost` before they
-    run (variables are known by then, unlike in a cached validation rule)."""
-
-    class QueryCostLimiter(SchemaExtension):
-        connection_fields: frozenset[str] | None = None
-
-        def on_execute(self) -> Iterator[None]:
-            ctx = self.execution_context
-            document = ctx.graphql_document
-            if document is not None and ctx.result is None:
-                if QueryCostLimiter.connection_fields is None:
-                    QueryCostLimiter.connection_fields = connection_field_names(ctx.schema)
-                fragments = {
-                    d.name.value: d
-                    for d in document.definitions
-                    if isinstance(d, FragmentDefinitionNode)
-                }
-                operations = [
-                    d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-                ]
-                chosen = [
-                    op
-                    for op in operations
-                    if ctx.operation_name is None
-                    or (op.name and op.name.value == ctx.operation_name)
-                ]
-                cost = sum(
-                    query_cost(
-                        op.selection_set,
-                        fragments,
-                        ctx.variables or {},
-                        default_page_size=default_page_size,
-                        connection_fields=QueryCostLimiter.connection_fields,
-                    )
-                    for op in chosen[:1]
-                )
-                if cost > max_cost:
-                    ctx.result = ExecutionResult(
-                        data=None,
-                        errors=[
-                            QueryTooExpensive(
-                                f"Query cost {cost} exceeds the limit of {max_cost} "
-                                "(each paged list counts its page size times its parents)."
-                            )
-                        ],
-                    )
-            yield
-
-    return QueryCostLimiter
 
 
 class BodySizeLimit:

@@ -20,8 +20,11 @@ from strawberry.schema.config import StrawberryConfig
 
 from api.auth import CanEdit, CanMarket, IsAdmin
 from api.context import request_id
-from api.errors import ApiError, is_database_outage
-from api.limits import RejectNulCharacters, cost_limiter
+from api.errors import ApiError, is_client_data_error, is_database_outage, sqlstate
+from api.input_checks import clip
+from api.limits import RejectNulCharacters
+from api.preflight import preflight
+from api.retries import RETRYABLE, retry_every_field
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.api_key import ApiKey, CreateApiKeyPayload
@@ -184,6 +187,28 @@ class MaskUnexpectedErrors(MaskErrors):
                 path=error.path,
                 extensions={"code": "BAD_USER_INPUT"},
             )
+        if sqlstate(error.original_error) == "57014":  # statement_timeout cancelled it
+            return GraphQLError(
+                "The query ran longer than the database time budget allows and was cancelled; "
+                "narrow it (filters, page sizes) and try again.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "QUERY_TIMEOUT"},
+            )
+        if sqlstate(error.original_error) in RETRYABLE:  # still conflicting after the retries
+            return GraphQLError(
+                "The change conflicted with concurrent changes; try again.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "CONFLICT"},
+            )
+        if is_client_data_error(error.original_error):
+            return GraphQLError(
+                "A value in the request is out of the range the database accepts.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "BAD_USER_INPUT"},
+            )
         if is_database_outage(error.original_error):
             return GraphQLError(
                 "The database is unavailable; try again shortly.",
@@ -204,15 +229,38 @@ def should_mask_error(error) -> bool:
     )
 
 
+def is_client_error(error: GraphQLError) -> bool:
+    """The client's mistake (logged at info, no traceback), not ours."""
+    original = error.original_error
+    code = (error.extensions or {}).get("code")
+    return (
+        original is None
+        or isinstance(original, (ApiError, GlobalIDValueError))
+        or code in {"FORBIDDEN", "BAD_USER_INPUT"}
+        or sqlstate(original) == "57014"
+        or is_client_data_error(original)
+    )
+
+
 class Schema(strawberry.Schema):
+    async def execute(self, *args, **kwargs):  # type: ignore[override]
+        """Errors raised inside an extension's hook (the SQL fast path's query, say) skip
+        MaskErrors' hook: mask them here the same way."""
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            mask = MaskUnexpectedErrors(should_mask_error=should_mask_error)
+            result.errors = mask._process_errors(result.errors)
+        return result
+
     def process_errors(self, errors, execution_context=None) -> None:
         """Log every error with the request id; clients only see masked messages."""
         for error in errors:
-            original = error.original_error
-            if original is None or isinstance(original, ApiError):
-                logger.info("request %s: %s", request_id.get(), error.message)
+            if is_client_error(error):
+                logger.info("request %s: %s", request_id.get(), clip(error.message, 300))
             else:
-                logger.error("request %s: %s", request_id.get(), error.message, exc_info=original)
+                logger.error(
+                    "request %s: %s", request_id.get(), clip(error.message, 300), exc_info=error
+                )
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -222,18 +270,19 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         depth_rule(settings.max_query_depth, None, None),
         aliases_rule(settings.max_aliases),
     ]
+    retry_every_field(Mutation)
     return Schema(
         query=Query,
         mutation=Mutation,
         types=[Interaction, Opportunity],
         config=StrawberryConfig(relay_max_results=settings.max_page_size),
         extensions=[
+            preflight(settings),  # first: before the parser cache and around the fast path
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             ParserCache,
             ValidationCache,
             lambda: AddValidationRules(limit_rules),
             *([] if settings.introspection else [DisableIntrospection]),
-            cost_limiter(settings.max_query_cost, settings.default_page_size),
             RejectNulCharacters,
             *([sql_fast_path(settings)] if settings.sql_fast_path else []),
             lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),

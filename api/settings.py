@@ -1,8 +1,10 @@
 """Settings from `LEADGRAPH_*` environment variables (documented in the README)."""
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tortoise.backends.base.config_generator import expand_db_url
 
 from models import MODEL_MODULES
 
@@ -48,6 +50,13 @@ class Settings:
     jwt_public_key: str | None = None
     rescore_interval_seconds: int = 3600
     log_level: str = "info"
+    # Hardening II (issue 7): database time budget, input limits, per-workspace read cap.
+    statement_timeout_ms: int = 5_000
+    long_statement_timeout_ms: int = 120_000
+    idle_in_transaction_timeout_ms: int = 15_000
+    max_input_depth: int = 20
+    expensive_query_cost: int = 10_000
+    max_expensive_reads_per_workspace: int = 2
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -81,6 +90,16 @@ class Settings:
             jwt_public_key=os.environ.get("LEADGRAPH_JWT_PUBLIC_KEY") or None,
             rescore_interval_seconds=_env_int("LEADGRAPH_RESCORE_INTERVAL_SECONDS", 3600),
             log_level=os.environ.get("LEADGRAPH_LOG_LEVEL") or "info",
+            statement_timeout_ms=_env_int("LEADGRAPH_STATEMENT_TIMEOUT_MS", 5_000),
+            long_statement_timeout_ms=_env_int("LEADGRAPH_LONG_STATEMENT_TIMEOUT_MS", 120_000),
+            idle_in_transaction_timeout_ms=_env_int(
+                "LEADGRAPH_IDLE_IN_TRANSACTION_TIMEOUT_MS", 15_000
+            ),
+            max_input_depth=_env_int("LEADGRAPH_MAX_INPUT_DEPTH", 20),
+            expensive_query_cost=_env_int("LEADGRAPH_EXPENSIVE_QUERY_COST", 10_000),
+            max_expensive_reads_per_workspace=_env_int(
+                "LEADGRAPH_MAX_EXPENSIVE_READS_PER_WORKSPACE", 2
+            ),
         )
 
     @property
@@ -89,13 +108,13 @@ class Settings:
 
     def tortoise_config(self) -> dict:
         """The tortoise-orm config: one app, its models and its migrations package."""
-        url = self.database_url
+        url: str | dict = self.database_url
         if self.is_postgres:
-            parts = urlsplit(url)
+            parts = urlsplit(self.database_url)
             query = dict(parse_qsl(parts.query))
             query.setdefault("minsize", str(self.db_pool_min))
             query.setdefault("maxsize", str(self.db_pool_max))
-            url = urlunsplit(parts._replace(query=urlencode(query)))
+            url = self._with_time_budget(urlunsplit(parts._replace(query=urlencode(query))))
         return {
             "connections": {"default": url},
             "apps": {
@@ -108,6 +127,23 @@ class Settings:
             "use_tz": True,
             "timezone": "UTC",
         }
+
+    def for_batch_work(self) -> "Settings":
+        """The same settings with the long statement timeout (CLI: migrate, seed, rescore)."""
+        return replace(self, statement_timeout_ms=self.long_statement_timeout_ms)
+
+    def _with_time_budget(self, url: str) -> dict:
+        """The connection with PostgreSQL's own time limits set on every pooled session."""
+        config = expand_db_url(url)
+        server_settings = {}
+        if self.statement_timeout_ms > 0:
+            server_settings["statement_timeout"] = str(self.statement_timeout_ms)
+        if self.idle_in_transaction_timeout_ms > 0:
+            server_settings["idle_in_transaction_session_timeout"] = str(
+                self.idle_in_transaction_timeout_ms
+            )
+        config["credentials"]["server_settings"] = server_settings
+        return config
 
 
 def tortoise_cli_config() -> dict:

@@ -16,6 +16,7 @@ from models.lead import LeadStatus
 from models.scoring import Frequency, Rule
 from models.scoring_model import ScoringModel
 from models.sql import Sql, conjunction, disjunction, is_postgres
+from models.time_budget import allow_long_statements
 
 OPEN_FOR_PROMOTION = (LeadStatus.NEW.value, LeadStatus.NURTURING.value)
 
@@ -126,6 +127,8 @@ async def rescore_model(
 async def refresh_lead_summary(conn: BaseDBAsyncClient, scope: Scope) -> None:
     """Copy the primary model's score and grade, and any active model's readiness, onto leads
     (only rows that change are written)."""
+    if scope.lead_ids is None:
+        await allow_long_statements(conn)
     postgres = is_postgres(conn)
     q = Sql(postgres)
     ready = "MAX(CASE WHEN m.id IS NOT NULL AND s.sales_ready THEN 1 ELSE 0 END)"
@@ -203,6 +206,9 @@ async def rescore(
     """Re-score the scope under the given (default: every active) model, then refresh summaries
     and promote leads that became sales-ready. Run inside the caller's transaction."""
     now = now or datetime.now(UTC)
+    if scope.lead_ids is None:  # the whole workspace: may take longer than a request's budget
+        await allow_long_statements(conn)
+        await lock_workspace_leads(conn, scope.workspace_id)
     if models is None:
         models = await active_models(scope.workspace_id, conn)
     for model in models:
@@ -238,6 +244,16 @@ async def lock_leads(
         q.params,
     )
     return {row["id"]: row["status"] for row in rows}
+
+
+async def lock_workspace_leads(conn: BaseDBAsyncClient, workspace_id: int) -> None:
+    """Lock every lead of the workspace in id order before re-scoring it whole: writers lock
+    their leads first in id order too, so the two cannot deadlock (lead_score rows are only
+    written under their lead's lock). No-op on SQLite."""
+    if is_postgres(conn):
+        await conn.execute_query(
+            "SELECT 1 FROM lead WHERE workspace_id = $1 ORDER BY id FOR UPDATE", [workspace_id]
+        )
 
 
 RESCORE_LOCK = 0x1EAD  # advisory-lock namespace for periodic re-scoring

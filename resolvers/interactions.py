@@ -64,14 +64,19 @@ async def _prepare(item: RecordInteractionInput, workspace_id: int, now: datetim
         errors.append(
             DomainError(ErrorCode.INVALID, "occurredAt lies in the future.", ["occurredAt"])
         )
-    key = item.idempotency_key.strip() if item.idempotency_key else None
+    # An empty key is refused like a blank one: taking it as "no key" made retries duplicate.
+    key = item.idempotency_key.strip() if item.idempotency_key is not None else None
     if key is not None and not 1 <= len(key) <= 200:
         errors.append(
             DomainError(
                 ErrorCode.INVALID, "idempotencyKey must be 1 to 200 characters.", ["idempotencyKey"]
             )
         )
-    if item.metadata is not None and len(orjson.dumps(item.metadata)) > MAX_METADATA_BYTES:
+    if item.metadata is not None and not isinstance(item.metadata, dict):
+        errors.append(
+            DomainError(ErrorCode.INVALID, "metadata must be a JSON object.", ["metadata"])
+        )
+    elif item.metadata is not None and len(orjson.dumps(item.metadata)) > MAX_METADATA_BYTES:
         errors.append(
             DomainError(
                 ErrorCode.INVALID, f"metadata exceeds {MAX_METADATA_BYTES} bytes.", ["metadata"]

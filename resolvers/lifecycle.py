@@ -16,6 +16,7 @@ from models import Opportunity as OpportunityRow
 from models.errors import DomainError, DomainErrors, ErrorCode
 from models.lifecycle import Action, transition
 from models.rescoring import Scope, rescore
+from models.sql import is_postgres
 from models.validation import Text, clean_fields, normalize_email
 from resolvers.mutations import fetch_in_workspace, model_row, user_errors
 
@@ -73,12 +74,27 @@ async def reactivate_lead(info: Info, input: LeadTransitionInput) -> LeadPayload
     return await _simple(info, input.lead_id, Action.REACTIVATE, input.reason)
 
 
+QUALIFY_LOCK = 0x9A11  # advisory-lock namespace: find-or-create of contacts and accounts
+
+
+async def _lock_name(conn, workspace_id: int, name: str) -> None:
+    """Serialise find-or-create of one email or company name in a workspace until commit, so
+    concurrent qualifications reuse the record the first one creates (PostgreSQL; SQLite has
+    one writer at a time anyway)."""
+    if is_postgres(conn):
+        await conn.execute_query(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            [QUALIFY_LOCK, f"{workspace_id}:{name.lower()}"],
+        )
+
+
 async def _contact_for(conn, lead: LeadRow, workspace_id: int) -> ContactRow | None:
     """A sales-only lead's contact: the one with its email, or a new one. Only empty fields of
     a matched contact are filled."""
     email = normalize_email(lead.email)
     contact = None
     if email:
+        await _lock_name(conn, workspace_id, f"email:{email}")
         contact = (
             await ContactRow.filter(workspace_id=workspace_id, email_normalized=email)
             .using_db(conn)
@@ -110,6 +126,7 @@ async def _account_for(conn, lead: LeadRow, workspace_id: int) -> AccountRow | N
     """A sales-only lead's account: the one named like its company (ignoring case), or new."""
     if not lead.company_name:
         return None
+    await _lock_name(conn, workspace_id, f"account:{lead.company_name}")
     for account in (
         await AccountRow.filter(workspace_id=workspace_id, name__iexact=lead.company_name)
         .using_db(conn)

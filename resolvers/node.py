@@ -1,10 +1,14 @@
 """node / nodes: any object by global ID, only ever from the caller's workspace."""
 
-import asyncio
+from collections.abc import Awaitable
 
+import strawberry
 from strawberry import relay
+from strawberry.relay.types import GlobalIDValueError
 
 from api.context import Info
+from api.errors import BadUserInput
+from api.input_checks import MAX_ID, clip
 
 TABLES = {
     "Account": "account",
@@ -29,6 +33,17 @@ async def node(info: Info, id: relay.GlobalID) -> relay.Node | None:
     return await _load(info, id)
 
 
-async def nodes(info: Info, ids: list[relay.GlobalID]) -> list[relay.Node | None]:
-    """Several objects by global ID, in order; null for each that is not found."""
-    return list(await asyncio.gather(*(_load(info, gid) for gid in ids)))
+async def _load_raw(info: Info, raw: str):
+    try:
+        gid = relay.GlobalID.from_id(raw)
+    except GlobalIDValueError:
+        raise BadUserInput(f"Invalid ID: {clip(raw, 80)}") from None
+    if not (gid.node_id.isascii() and gid.node_id.isdigit() and int(gid.node_id) <= MAX_ID):
+        return None  # no row can have it
+    return await _load(info, gid)
+
+
+def nodes(info: Info, ids: list[strawberry.ID]) -> list[Awaitable[relay.Node | None]]:
+    """Several objects by global ID, in order; null for each that is not found. A malformed ID
+    nulls its own entry (with an error at its index), not the whole answer."""
+    return [_load_raw(info, raw) for raw in ids]

@@ -106,8 +106,23 @@ def decode_cursor(keys: tuple[SortKey, ...], cursor: str) -> list[Any]:
                 v = datetime.fromisoformat(v)
             except (TypeError, ValueError):
                 raise BadUserInput("Invalid cursor.") from None
+        elif not _fits(k, v):
+            raise BadUserInput("Invalid cursor.")
         decoded.append(v)
     return decoded
+
+
+INTEGER_COLUMNS = {"id", "score"}
+INT32 = 2**31
+
+
+def _fits(key: SortKey, value: Any) -> bool:
+    """A cursor value of the column's type and range (a forged one must not reach the driver)."""
+    if value is None:
+        return key.column != "id"
+    if key.column in INTEGER_COLUMNS:
+        return type(value) is int and -INT32 <= value < INT32
+    return isinstance(value, str)
 
 
 def _strictly_after(key: SortKey, expr: str, value: Any, q: Sql) -> str:

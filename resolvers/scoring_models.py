@@ -30,6 +30,7 @@ from resolvers.mutations import fetch_in_workspace, given, user_errors
 from resolvers.pagination import PageArgs, SortKey, count, fetch_page, page_size, to_connection
 
 MAX_RULES = 100
+MAX_GRADES = 20  # each grade is a CASE branch over every lead: 24,000 of them held PostgreSQL
 MAX_POINTS = 100_000
 
 
@@ -81,6 +82,9 @@ def validate_rules(rules: list[ScoringRuleInput]) -> tuple[list[dict], list[Doma
 
 def validate_grades(grades: list[GradeInput]) -> tuple[list[dict], list[DomainError]]:
     errors: list[DomainError] = []
+    if len(grades) > MAX_GRADES:
+        errors.append(DomainError(ErrorCode.INVALID, f"At most {MAX_GRADES} grades.", ["grades"]))
+        return [], errors
     labels, scores, parsed = set(), set(), []
     for index, g in enumerate(grades):
         label = g.label.strip()

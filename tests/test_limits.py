@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as redis
 from graphql import Lexer, Source, TokenKind, parse
 
-from api.limits import query_cost
+from api.preflight import cost_of
 from api.ratelimit import InProcessCounters, PostgresCounters, RateLimiter, RedisCounters
 from api.schema import build_schema
 from api.settings import Settings
@@ -64,31 +64,29 @@ async def test_token_limit(tenant):
 
 
 async def test_query_cost_limit(tenant, count_statements):
-    # 100 accounts x 99 contacts x 9 leads = 100 + 9,900 + 89,100; plus 9 x 100 leads = 100,000
-    base = "accounts(first: 100) { edges { node { contacts(first: 99) { edges { node { leads(first: 9) { totalCount } } } } } } }"
-    extra = " ".join(f"l{i}: leads(first: 100) {{ totalCount }}" for i in range(9))
+    """Page sizes multiply: 100 accounts x 99 contacts x 9 leads = 100 + 9,900 + 89,100, plus
+    9 x 100 leads = 100,000 is accepted; one more lead is refused before any SQL runs."""
+    ids = "{ edges { node { id } } }"
+    base = (
+        "accounts(first: 100) { edges { node { contacts(first: 99) { edges { node { "
+        f"leads(first: 9) {ids} }} }} }} }} }} }}"
+    )
+    extra = " ".join(f"l{i}: leads(first: 100) {ids}" for i in range(9))
     assert errors(await tenant.post(f"{{ {base} {extra} }}")) == []
     count_statements.statements.clear()
-    refused = errors(
-        await tenant.post(f"{{ {base} {extra} one: leads(first: 1) {{ totalCount }} }}")
-    )
+    refused = errors(await tenant.post(f"{{ {base} {extra} one: leads(first: 1) {ids} }}"))
     assert refused[0]["extensions"]["code"] == "QUERY_TOO_EXPENSIVE"
     assert "100001" in refused[0]["message"]
     assert count_statements.statements == []  # refused before any work
 
 
 async def test_cost_counts_variables_and_default_page_sizes():
+    """A page size from a variable counts after coercion; lists without `first` count the
+    default page size."""
     doc = parse(
         "query($n: Int) { accounts(first: $n) { edges { node { contacts { edges { node { id } } } } } } }"
     )
-    fields = frozenset({"accounts", "contacts"})
-    cost = query_cost(
-        doc.definitions[0].selection_set,
-        {},
-        {"n": 10},
-        default_page_size=20,
-        connection_fields=fields,
-    )
+    cost = cost_of(build_schema(Settings()), doc, {"n": 10}, Settings(default_page_size=20))
     assert cost == 10 + 10 * 20
 
 
