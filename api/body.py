@@ -79,6 +79,8 @@ class JsonRequestGuard:
                 "The request body is not valid JSON (UTF-8 text, finite numbers, no lone "
                 "surrogates, at most 1,024 levels of nesting)."
             )
+        if isinstance(payload, dict) and not isinstance(payload.get("query"), str):
+            return "The request body needs a `query` string."
         return problem(payload, self.max_depth)
 
     def _check_query_params(self, request: Request) -> str | None:

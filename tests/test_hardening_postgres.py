@@ -36,7 +36,7 @@ async def uvicorn(settings, **env: str):
     environment = {
         **os.environ,
         "LEADGRAPH_DATABASE_URL": settings.database_url,
-        "LEADGRAPH_DB_POOL_MAX": "30",
+        "LEADGRAPH_DB_POOL_MAX": "10",  # the PostgreSQL server is shared: be a good neighbour
         "LEADGRAPH_LOG_LEVEL": "warning",
         "LEADGRAPH_RESCORE_INTERVAL_SECONDS": "0",
         "LEADGRAPH_RATE_LIMIT_PER_MINUTE": "0",
