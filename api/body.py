@@ -41,10 +41,17 @@ def problem(payload: Any, max_depth: int) -> str | None:
     return None
 
 
-def refusal(message: str) -> JSONResponse:
+def refusal(message: str, accept: str) -> JSONResponse:
+    """400 in the media type the client asked for (GraphQL over HTTP)."""
+    media = (
+        "application/graphql-response+json"
+        if "application/graphql-response+json" in accept
+        else "application/json"
+    )
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]},
         status_code=400,
+        media_type=media,
     )
 
 
@@ -67,7 +74,7 @@ class JsonRequestGuard:
         else:
             message = None
         if message is not None:
-            await refusal(message)(scope, receive, send)
+            await refusal(message, request.headers.get("accept", ""))(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

@@ -21,7 +21,7 @@ from graphql import (
     get_named_type,
 )
 
-HOP = 10  # a relation filter: one EXISTS probe per candidate row, like a nested list
+HOP = 5  # a relation filter: an EXISTS probe per candidate row; nested hops multiply
 SCAN = 1_000  # totalCount: COUNT(*) over every matching row
 COMBINATORS = frozenset({"and", "or", "not", "some", "none"})
 

@@ -56,7 +56,7 @@ class Settings:
     idle_in_transaction_timeout_ms: int = 15_000
     max_input_depth: int = 20
     expensive_query_cost: int = 10_000
-    max_expensive_reads_per_workspace: int = 2
+    max_expensive_reads_per_workspace: int = 1
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -98,7 +98,7 @@ class Settings:
             max_input_depth=_env_int("LEADGRAPH_MAX_INPUT_DEPTH", 20),
             expensive_query_cost=_env_int("LEADGRAPH_EXPENSIVE_QUERY_COST", 10_000),
             max_expensive_reads_per_workspace=_env_int(
-                "LEADGRAPH_MAX_EXPENSIVE_READS_PER_WORKSPACE", 2
+                "LEADGRAPH_MAX_EXPENSIVE_READS_PER_WORKSPACE", 1
             ),
         )
 
