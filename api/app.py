@@ -12,17 +12,19 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.migrations.executor import MigrationExecutor
 
+from api import graphiql, metrics
 from api.auth import ApiKeyAuthenticator, TokenVerifier
 from api.context import Context, request_id
 from api.errors import is_database_outage
 from api.limits import BodySizeLimit
+from api.logs import log_request
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
 from api.settings import Settings
@@ -48,13 +50,18 @@ async def pending_migrations(settings: Settings) -> list[str]:
 class GraphQLView(GraphQL):
     """Strawberry's ASGI view with our context and orjson encoding."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ide_headers: dict[str, str] | None = None) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
         )
         self.settings = settings
+        self.ide_headers = ide_headers
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page: assets served from the package, a hint on the API key."""
+        return graphiql.page(self.ide_headers)
 
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         # Absent only when the GraphiQL page is served, which executes nothing.
@@ -119,7 +126,10 @@ class Authenticated:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
-        token = request_id.set(request.headers.get("x-request-id") or uuid.uuid4().hex)
+        token = request_id.set(
+            request.headers.get("x-request-id")
+            or (request_id.get() if request_id.get() != "-" else uuid.uuid4().hex)
+        )
         accepts = wants_graphql_response.set(
             "application/graphql-response+json" in request.headers.get("accept", "")
         )
@@ -146,6 +156,7 @@ class Authenticated:
                     await unauthenticated(message)(scope, receive, send)
                     return
                 if verdict is not None and not verdict.allowed:
+                    metrics.rate_limited()
                     response = error_response(
                         429,
                         "RATE_LIMITED",
@@ -182,7 +193,10 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, ide_headers: dict[str, str] | None = None
+) -> Starlette:
+    """`ide_headers` pre-fill GraphiQL's Headers tab: only `leadgraph quickstart` passes them."""
     settings = settings or Settings.from_env()
     tokens = (
         TokenVerifier(secret=settings.jwt_secret, public_key=settings.jwt_public_key)
@@ -218,12 +232,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.rate_limit_per_minute > 0
         else None
     )
-    graphql = Authenticated(GraphQLView(settings), authenticator, limiter)
+    graphql = Authenticated(GraphQLView(settings, ide_headers), authenticator, limiter)
+    observed = settings.metrics or settings.log_format == "json"
+    assets = graphiql.assets_app() if settings.graphiql else None
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                metrics.ObservedEndpoint(
+                    graphql,
+                    record=settings.metrics,
+                    on_done=log_request if settings.log_format == "json" else None,
+                )
+                if observed
+                else graphql,
+                methods=["GET", "POST"],
+            ),
+            *(
+                [Route("/metrics", metrics.metrics_endpoint(settings.metrics_token))]
+                if settings.metrics
+                else []
+            ),
+            *(
+                [Mount(f"{graphiql.ASSETS_PREFIX}/{graphiql.assets_version()}", assets)]
+                if assets is not None
+                else []
+            ),
         ],
         lifespan=lifespan,
     )

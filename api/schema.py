@@ -22,6 +22,7 @@ from api.auth import CanEdit, CanMarket, IsAdmin
 from api.context import request_id
 from api.errors import ApiError, is_database_outage
 from api.limits import RejectNulCharacters, cost_limiter
+from api.metrics import OperationObserver
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.api_key import ApiKey, CreateApiKeyPayload
@@ -237,5 +238,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             RejectNulCharacters,
             *([sql_fast_path(settings)] if settings.sql_fast_path else []),
             lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),
+            *([OperationObserver] if settings.metrics or settings.log_format == "json" else []),
         ],
     )
