@@ -14,16 +14,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     disable_created_metrics,
-    generate_latest,
     multiprocess,
 )
+from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -152,8 +151,8 @@ class OperationObserver(SchemaExtension):
         errors = (result.errors if result is not None else None) or ctx.pre_execution_errors
         if not errors:
             observation.outcome = "ok"
-        elif ctx.pre_execution_errors or result is None or result.data is None:
-            observation.outcome = "invalid" if ctx.pre_execution_errors else "error"
+        elif (result is None or result.data is None) and all(not e.path for e in errors):
+            observation.outcome = "invalid"  # parse, validation, variables, cost: nothing ran
         else:
             observation.outcome = "error"
 
@@ -221,6 +220,8 @@ def metrics_endpoint(token: str | None):
                     headers={"WWW-Authenticate": "Bearer"},
                 )
         update_pool()
-        return Response(generate_latest(_registry()), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        # The text format, or OpenMetrics for a scraper that asks for it.
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(_registry()), headers={"Content-Type": content_type})
 
     return metrics
