@@ -139,6 +139,12 @@ def serve(settings: Settings, host: str, port: int, workers: int, app=None) -> N
 
     from api.logs import uvicorn_log_config
 
+    if workers > 1 and not settings.is_postgres:
+        raise SystemExit(
+            "Several workers need PostgreSQL: on SQLite every worker would keep its own "
+            "rate-limit counters and all writes queue on one file. Set LEADGRAPH_DATABASE_URL to "
+            "a PostgreSQL database, or LEADGRAPH_WORKERS=1."
+        )
     if settings.metrics and workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # prometheus-client's multiprocess mode: each worker writes its values to files in this
         # fresh folder, and /metrics adds them up whichever worker answers.

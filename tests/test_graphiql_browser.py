@@ -54,8 +54,8 @@ def quickstart_server(tmp_path: Path):
     }
     env.pop("LEADGRAPH_TEST_DATABASE_URL", None)
     leadgraph = Path(sys.executable).with_name("leadgraph")
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen([leadgraph, "quickstart"], env=env, stdout=log, stderr=log)
+    with (tmp_path / "server.log").open("w") as log:  # the child keeps its own copy
+        process = subprocess.Popen([leadgraph, "quickstart"], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # migrations and 500 demo contacts first
     while time.monotonic() < deadline and process.poll() is None:
@@ -70,7 +70,6 @@ def quickstart_server(tmp_path: Path):
     yield url
     process.terminate()
     process.wait(timeout=20)
-    log.close()
 
 
 @pytest.fixture
