@@ -25,7 +25,7 @@ install: $(BIN)/.installed
 ## A wheel holding the code, the migrations and GraphiQL's assets (what the Docker image installs).
 wheel: install
 	rm -rf dist
-	$(BIN)/pip wheel -q --no-deps --no-build-isolation -w dist .
+	$(BIN)/pip wheel -q --no-deps -w dist .
 
 ## Serve on the embedded SQLite default: migrate, seed demo data once, print a key, serve.
 run: install

@@ -66,17 +66,14 @@ async def test_json_access_and_error_lines_carry_request_id_and_operation(
     assert refused and refused[0]["request_id"] == "rq-2" and refused[0]["operation"] == "Keys"
 
 
-def test_log_format_setting():
+def test_log_format_setting(monkeypatch):
     """Only text and json are accepted; json gives uvicorn a JSON formatter, text keeps its own."""
     assert uvicorn_log_config("text", "info") is None
     config = uvicorn_log_config("json", "warning")
     assert config["formatters"]["json"]["()"] == "api.logs.JsonFormatter"
     assert config["loggers"]["leadgraph"]["level"] == "WARNING"
-    import os
-
-    os.environ["LEADGRAPH_LOG_FORMAT"] = "xml"
-    try:
-        with pytest.raises(ValueError, match="text or json"):
-            Settings.from_env()
-    finally:
-        del os.environ["LEADGRAPH_LOG_FORMAT"]
+    monkeypatch.setenv("LEADGRAPH_LOG_FORMAT", "JSON")
+    assert Settings.from_env().log_format == "json"
+    monkeypatch.setenv("LEADGRAPH_LOG_FORMAT", "xml")
+    with pytest.raises(ValueError, match="text or json"):
+        Settings.from_env()
