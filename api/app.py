@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from tortoise import connections
@@ -24,7 +24,6 @@ from api.auth import ApiKeyAuthenticator, TokenVerifier
 from api.context import Context, request_id
 from api.errors import is_database_outage
 from api.limits import BodySizeLimit
-from api.logs import log_request
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
 from api.settings import Settings
@@ -232,37 +231,18 @@ def create_app(
         if settings.rate_limit_per_minute > 0
         else None
     )
-    graphql = Authenticated(GraphQLView(settings, ide_headers), authenticator, limiter)
-    observed = settings.metrics or settings.log_format == "json"
-    assets = graphiql.assets_app() if settings.graphiql else None
+    graphql = metrics.observed(
+        Authenticated(GraphQLView(settings, ide_headers), authenticator, limiter), settings
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route(
-                "/graphql",
-                metrics.ObservedEndpoint(
-                    graphql,
-                    record=settings.metrics,
-                    on_done=log_request if settings.log_format == "json" else None,
-                )
-                if observed
-                else graphql,
-                methods=["GET", "POST"],
-            ),
-            *(
-                [Route("/metrics", metrics.metrics_endpoint(settings.metrics_token))]
-                if settings.metrics
-                else []
-            ),
-            *(
-                [Mount(f"{graphiql.ASSETS_PREFIX}/{graphiql.assets_version()}", assets)]
-                if assets is not None
-                else []
-            ),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
     )
+    app.router.routes.extend([*graphiql.routes(settings), *metrics.routes(settings)])
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

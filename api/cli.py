@@ -2,7 +2,9 @@
 
 import argparse
 import asyncio
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -148,7 +150,9 @@ def serve(settings: Settings, host: str, port: int, workers: int, app=None) -> N
     if settings.metrics and workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # prometheus-client's multiprocess mode: each worker writes its values to files in this
         # fresh folder, and /metrics adds them up whichever worker answers.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="leadgraph-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="leadgraph-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     log_config = uvicorn_log_config(settings.log_format, settings.log_level)
     uvicorn.run(
         app if app is not None else "api.app:app_from_env",

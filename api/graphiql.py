@@ -5,6 +5,7 @@ from pathlib import Path
 
 import orjson
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -39,8 +40,12 @@ class ImmutableStaticFiles(StaticFiles):
         return response
 
 
-def assets_app() -> ImmutableStaticFiles | None:
-    return ImmutableStaticFiles(directory=ASSETS_DIR) if assets_version() else None
+def routes(settings) -> list[Mount]:
+    """The assets under a versioned path, when GraphiQL is on and its assets are installed."""
+    version = assets_version()
+    if not settings.graphiql or version is None:
+        return []
+    return [Mount(f"{ASSETS_PREFIX}/{version}", ImmutableStaticFiles(directory=ASSETS_DIR))]
 
 
 def page(headers: dict[str, str] | None = None) -> Response:

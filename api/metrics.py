@@ -25,11 +25,13 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 from tortoise import connections
 
 from api.context import request_id
+from api.logs import log_request
 
 disable_created_metrics()  # no `_created` series: they double the output and nobody graphs them
 
@@ -197,6 +199,22 @@ class ObservedEndpoint:
                 self.on_done(scope, status, elapsed, observation.operation, outcome or "-")
             current.reset(token)
             request_id.reset(rid)
+
+
+def observed(endpoint: ASGIApp, settings) -> ASGIApp:
+    """The GraphQL endpoint, counted and timed (metrics) and with access lines (JSON logs)."""
+    json_logs = settings.log_format == "json"
+    if not (settings.metrics or json_logs):
+        return endpoint
+    return ObservedEndpoint(
+        endpoint, record=settings.metrics, on_done=log_request if json_logs else None
+    )
+
+
+def routes(settings) -> list[Route]:
+    if not settings.metrics:
+        return []
+    return [Route("/metrics", metrics_endpoint(settings.metrics_token))]
 
 
 def _registry() -> CollectorRegistry:
