@@ -48,6 +48,8 @@ class Settings:
     jwt_public_key: str | None = None
     rescore_interval_seconds: int = 3600
     log_level: str = "info"
+    visit_retention_days: int = 90
+    capture_rate_limit_per_address: int = 60
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -81,6 +83,8 @@ class Settings:
             jwt_public_key=os.environ.get("LEADGRAPH_JWT_PUBLIC_KEY") or None,
             rescore_interval_seconds=_env_int("LEADGRAPH_RESCORE_INTERVAL_SECONDS", 3600),
             log_level=os.environ.get("LEADGRAPH_LOG_LEVEL") or "info",
+            visit_retention_days=_env_int("LEADGRAPH_VISIT_RETENTION_DAYS", 90),
+            capture_rate_limit_per_address=_env_int("LEADGRAPH_CAPTURE_RATE_LIMIT_PER_ADDRESS", 60),
         )
 
     @property
