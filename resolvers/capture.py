@@ -22,7 +22,7 @@ from models.capture import AnonymousVisit, stitch, upsert_visitor, visit_metadat
 from models.errors import DomainError, DomainErrors, ErrorCode
 from models.rescoring import Scope, lock_leads, rescore
 from models.sql import Sql, is_postgres
-from models.validation import normalize_email
+from models.validation import camel, normalize_email
 from resolvers.capture_input import Form, validate_form, validate_visit
 from resolvers.mutations import user_errors
 
@@ -173,7 +173,7 @@ async def _lead(conn: BaseDBAsyncClient, workspace_id: int, form: Form, contact:
 
 
 def _form_metadata(form: Form) -> dict:
-    typed = {name: form.values[name] for name in TYPED if form.values[name] is not None}
+    typed = {camel(name): form.values[name] for name in TYPED if form.values[name] is not None}
     return {
         "url": form.url,
         "utm": form.utm,
