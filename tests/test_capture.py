@@ -382,3 +382,20 @@ async def test_unstitched_visits_expire_after_the_retention(tenant, settings):
     assert await Visitor.filter(external_id="gone").count() == 0
     assert [v.url for v in await AnonymousVisit.all()] == ["https://shop.example/new"]
     assert await Visitor.filter(external_id="old").exclude(contact_id=None).count() == 1
+
+
+async def test_stitching_keeps_the_newest_visits_up_to_the_cap(tenant, monkeypatch):
+    """A stitch turns at most MAX_STITCHED_VISITS visits (the newest) into interactions and
+    drops the rest (the cap is lowered here to keep the test short)."""
+    import models.capture
+
+    monkeypatch.setattr(models.capture, "MAX_STITCHED_VISITS", 2)
+    for n, hours in enumerate([3, 2, 1]):
+        await track(tenant, visitorId="v", url=f"https://shop.example/{n}", occurredAt=at(hours))
+    await submit(tenant, visitorId="v", email="ada@example.com", topic="Solar")
+    visits = await Interaction.filter(type="PAGE_VISITED").order_by("occurred_at")
+    assert [v.metadata["url"] for v in visits] == [
+        "https://shop.example/1",
+        "https://shop.example/2",
+    ]
+    assert await AnonymousVisit.all().count() == 0
