@@ -332,12 +332,19 @@ async def test_bad_input_is_a_user_error_and_writes_nothing(tenant):
     assert await Visitor.all().count() == 0
 
 
-async def test_an_anonymous_visit_costs_two_statements(tenant, count_statements):
-    """trackVisit of an unknown visitor: the visitor upsert and the visit insert."""
+async def test_statements_per_capture_call(tenant, count_statements):
+    """Pinned: an anonymous visit 2 statements (visitor upsert, visit insert); a form with a
+    new email and a visit to stitch 16; a known visitor's visit 8 (with the re-score)."""
     await track(tenant, visitorId="v-1", url="https://shop.example/")
     count_statements.statements.clear()
     await track(tenant, visitorId="v-1", url="https://shop.example/2")
     assert len(count_statements.statements) == 2, count_statements.statements
+    count_statements.statements.clear()
+    await submit(tenant, visitorId="v-1", email="ada@example.com", topic="Solar")
+    assert len(count_statements.statements) == 16, count_statements.statements
+    count_statements.statements.clear()
+    await track(tenant, visitorId="v-1", url="https://shop.example/3")
+    assert len(count_statements.statements) == 8, count_statements.statements
 
 
 async def test_touches_of_many_leads_cost_fixed_statements(tenant, count_statements):
