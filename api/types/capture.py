@@ -11,20 +11,22 @@ from models.sql import parse_datetime, parse_json
     "workspace already knew (e.g. whether the email belonged to a contact)."
 )
 class CapturePayload:
-    accepted: bool
-    user_errors: list[UserError]
+    accepted: bool = strawberry.field(description="True when the call was recorded.")
+    user_errors: list[UserError] = strawberry.field(
+        description="Problems with the input (nothing was recorded)."
+    )
 
 
 @strawberry.type(description="A page visit used for attribution: where it was and what brought it.")
 class Touch:
-    at: datetime
-    url: str | None
-    referrer: str | None
-    utm_source: str | None
-    utm_medium: str | None
-    utm_campaign: str | None
-    utm_term: str | None
-    utm_content: str | None
+    at: datetime = strawberry.field(description="When the visit happened.")
+    url: str | None = strawberry.field(description="The page visited.")
+    referrer: str | None = strawberry.field(description="The page the visitor came from.")
+    utm_source: str | None = strawberry.field(description="utm_source of the visit.")
+    utm_medium: str | None = strawberry.field(description="utm_medium of the visit.")
+    utm_campaign: str | None = strawberry.field(description="utm_campaign of the visit.")
+    utm_term: str | None = strawberry.field(description="utm_term of the visit.")
+    utm_content: str | None = strawberry.field(description="utm_content of the visit.")
 
     @classmethod
     def from_row(cls, row: dict) -> "Touch":
