@@ -23,6 +23,12 @@ def _env_int(name: str, default: int) -> int:
     return default if raw is None or raw == "" else int(raw)
 
 
+def _log_format(raw: str) -> str:
+    if raw.strip().lower() not in {"text", "json"}:
+        raise ValueError(f"LEADGRAPH_LOG_FORMAT must be text or json, not {raw!r}")
+    return raw.strip().lower()
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -57,6 +63,11 @@ class Settings:
     max_input_depth: int = 20
     expensive_query_cost: int = 10_000
     max_expensive_reads_per_workspace: int = 1
+    metrics: bool = False
+    metrics_token: str | None = None
+    log_format: str = "text"
+    visit_retention_days: int = 90
+    capture_rate_limit_per_address: int = 60
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -100,6 +111,11 @@ class Settings:
             max_expensive_reads_per_workspace=_env_int(
                 "LEADGRAPH_MAX_EXPENSIVE_READS_PER_WORKSPACE", 1
             ),
+            metrics=_env_bool("LEADGRAPH_METRICS", False),
+            metrics_token=os.environ.get("LEADGRAPH_METRICS_TOKEN") or None,
+            log_format=_log_format(os.environ.get("LEADGRAPH_LOG_FORMAT") or "text"),
+            visit_retention_days=_env_int("LEADGRAPH_VISIT_RETENTION_DAYS", 90),
+            capture_rate_limit_per_address=_env_int("LEADGRAPH_CAPTURE_RATE_LIMIT_PER_ADDRESS", 60),
         )
 
     @property
