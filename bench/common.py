@@ -82,7 +82,7 @@ async def issue_key(url: str, workspace_id: int, role: Role) -> str:
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_worker(url: str, port: int) -> AsyncIterator[subprocess.Popen]:
+async def uvicorn_worker(url: str, port: int, **extra_env: str) -> AsyncIterator[subprocess.Popen]:
     env = {
         **os.environ,
         "LEADGRAPH_DATABASE_URL": url,
@@ -91,6 +91,8 @@ async def uvicorn_worker(url: str, port: int) -> AsyncIterator[subprocess.Popen]
         "LEADGRAPH_API_KEY_CACHE_SECONDS": "60",
         "LEADGRAPH_RESCORE_INTERVAL_SECONDS": "0",
         "LEADGRAPH_RATE_LIMIT_PER_MINUTE": "0",  # throughput, not limits, is measured here
+        "LEADGRAPH_MAX_EXPENSIVE_READS_PER_WORKSPACE": "0",  # one tenant: no isolation cap
+        **extra_env,
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "1"],

@@ -115,7 +115,9 @@ async def main() -> None:
         print(f"noisy query cost {cost:>6}: {query[:90]}")
     noisy_key = await issue_key(url, noisy_id, Role.READ_ONLY)
     quiet_key = await issue_key(url, quiet_id, Role.READ_ONLY)
-    async with uvicorn_worker(url, port):
+    cap = os.environ.get("LEADGRAPH_MAX_EXPENSIVE_READS_PER_WORKSPACE", "1")
+    print(f"expensive-read slots per workspace: {cap}")
+    async with uvicorn_worker(url, port, LEADGRAPH_MAX_EXPENSIVE_READS_PER_WORKSPACE=cap):
         await phase(port, quiet_key, noisy_key, 2, 0)  # warm-up
         idle, _, _, _ = await phase(port, quiet_key, noisy_key, seconds, 0)
         loaded, quiet_out, noisy_lat, noisy_out = await phase(
