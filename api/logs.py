@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import orjson
 
 from api.context import request_id
+from api.input_checks import clip
 
 access_logger = logging.getLogger("leadgraph.access")
 
@@ -29,7 +30,7 @@ class JsonFormatter(logging.Formatter):
             entry["request_id"] = rid
         observation = current.get()
         if observation is not None and observation.operation:
-            entry["operation"] = observation.operation
+            entry["operation"] = clip(observation.operation, 100)  # the client names it
         for key in self.EXTRAS:
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
