@@ -203,3 +203,15 @@ async def test_9_same_company_qualified_at_once_shares_one_account(tenant):
     assert all(p["userErrors"] == [] for p in payloads), payloads
     assert len({p["account"]["id"] for p in payloads}) == 1
     assert await Account.filter(workspace_id=tenant.workspace.id).count() == 1
+
+
+async def test_every_pooled_session_carries_the_time_budget(app):
+    """The server's pool sets statement_timeout and idle_in_transaction_session_timeout from
+    the settings (defaults 5 s and 15 s) on each session it opens."""
+    from tortoise import connections
+
+    conn = connections.get("default")
+    statement = await conn.execute_query_dict("SHOW statement_timeout")
+    idle = await conn.execute_query_dict("SHOW idle_in_transaction_session_timeout")
+    assert statement[0]["statement_timeout"] == "5s"
+    assert idle[0]["idle_in_transaction_session_timeout"] == "15s"
