@@ -33,9 +33,12 @@ class FieldCost:
     paged: returns a page (first/last, else the default page size), weighted by its filter and
     search; list_argument: returns one item per element of that argument (`nodes(ids)`), at most
     LEADGRAPH_MAX_PAGE_SIZE; scans: visits every row its connection matches (`totalCount`);
-    fixed: a flat amount; expensive: always counts as an expensive read (concurrency-capped)."""
+    fixed: a flat amount; aggregates: reads every row its own filter and search match (a
+    statistic over the workspace), SCAN times their weight; expensive: always counts as an
+    expensive read (concurrency-capped)."""
 
     paged: bool = False
+    aggregates: bool = False
     list_argument: str | None = None
     scans: bool = False
     fixed: int = 0
@@ -49,6 +52,17 @@ FIELD_COSTS: dict[str, FieldCost] = {
     "totalCount": FieldCost(scans=True),
     # Scores every lead of the workspace under a candidate model: a scan of its leads.
     "Query.previewScoringModel": FieldCost(fixed=SCAN, expensive=True),
+    # Reports (issue 11): statistics over every matching row, like a top-level totalCount.
+    "Query.leadStats": FieldCost(aggregates=True),
+    "Query.contactStats": FieldCost(aggregates=True),
+    "Query.interactionStats": FieldCost(aggregates=True),
+    "Query.leadFunnel": FieldCost(aggregates=True),
+    "Query.scoreHistogram": FieldCost(aggregates=True),
+    "Account.rollup": LIKE_LIST,
+    # Duplicate detection (issue 12) compares records pairwise: a page, and always expensive.
+    "Query.duplicates": FieldCost(paged=True, expensive=True),
+    # The change feed (issue 10): a page of `first` changes.
+    "Query.changes": LIKE_LIST,
 }
 
 

@@ -157,6 +157,9 @@ class Inspection:
             rows = SCAN if multiplier == 1 else multiplier
             self.bill.cost += rows * weight
             self.bill.scan += rows * weight
+        if spec.aggregates:
+            self.bill.cost += multiplier * SCAN * (1 + terms)
+            self.bill.scan += multiplier * SCAN * (1 + terms)
         self.bill.cost += multiplier * spec.fixed
         self.bill.scan += multiplier * spec.fixed
         self.bill.expensive |= spec.expensive
