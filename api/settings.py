@@ -48,6 +48,7 @@ class Settings:
     jwt_public_key: str | None = None
     rescore_interval_seconds: int = 3600
     log_level: str = "info"
+    max_report_groups: int = 10_000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -81,6 +82,7 @@ class Settings:
             jwt_public_key=os.environ.get("LEADGRAPH_JWT_PUBLIC_KEY") or None,
             rescore_interval_seconds=_env_int("LEADGRAPH_RESCORE_INTERVAL_SECONDS", 3600),
             log_level=os.environ.get("LEADGRAPH_LOG_LEVEL") or "info",
+            max_report_groups=_env_int("LEADGRAPH_MAX_REPORT_GROUPS", 10_000),
         )
 
     @property

@@ -37,6 +37,7 @@ from resolvers.pagination import (
     sort_keys,
     to_connection,
 )
+from resolvers.reports.rollups import ReportLoaders
 
 NODE_TYPES: dict[str, Callable[[dict], Any]] = {
     "account": Account.from_row,
@@ -183,6 +184,7 @@ class Loaders:
         self.lead_scores = DataLoader(self._lead_scores)
         self.lead_history = DataLoader(self._lead_history)
         self._scoring_models: dict[int, ScoringModel] | None = None
+        self.reports = ReportLoaders(workspace_id)  # Account.rollup (reporting)
 
     async def scoring_models(self) -> dict[int, ScoringModel]:
         """The workspace's scoring models by id, read once per request."""
