@@ -22,6 +22,7 @@ from tortoise.migrations.executor import MigrationExecutor
 from api.auth import ApiKeyAuthenticator, TokenVerifier
 from api.context import Context, request_id
 from api.errors import is_database_outage
+from api.export import ExportApp
 from api.limits import BodySizeLimit
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
@@ -218,12 +219,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.rate_limit_per_minute > 0
         else None
     )
-    graphql = Authenticated(GraphQLView(settings), authenticator, limiter)
+    view = GraphQLView(settings)
+    graphql = Authenticated(view, authenticator, limiter)
+    export = Authenticated(ExportApp(view.schema), authenticator, limiter)  # type: ignore[arg-type]
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/export/{name}", export, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -181,7 +181,7 @@ async def test_histogram_edges_negative_scores_and_gaps(tenant, make_tenant, cou
     assert len(count_statements.statements) == 1
     assert data == expected_histogram(scores, 10)
     assert data[:2] == [{"from": -20, "to": -10, "count": 1}, {"from": -10, "to": 0, "count": 2}]
-    for size in (1, 5, 7, 100):
+    for size in (1, 5, 7, 100, 2**31 - 1):
         got = (await tenant.gql(HISTOGRAM, {"b": size}))["scoreHistogram"]
         assert got == expected_histogram(scores, size), size
     assert {"from": 15, "to": 20, "count": 0} in (await tenant.gql(HISTOGRAM, {"b": 5}))[

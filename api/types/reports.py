@@ -62,16 +62,16 @@ class InteractionDimension(Enum):
 
 @strawberry.type(description="Sum, average, minimum and maximum of integers; null when none.")
 class IntStats:
-    sum: int | None
-    avg: float | None
-    min: int | None
-    max: int | None
+    sum: int | None = strawberry.field(description="The total.")
+    avg: float | None = strawberry.field(description="The mean.")
+    min: int | None = strawberry.field(description="The smallest value.")
+    max: int | None = strawberry.field(description="The largest value.")
 
 
 @strawberry.type(description="How many leads, and statistics of their scores. " + SCORE_SOURCE)
 class LeadAggregate:
-    count: int
-    score: IntStats
+    count: int = strawberry.field(description="How many leads.")
+    score: IntStats = strawberry.field(description="Their scores under the chosen model.")
 
 
 @strawberry.type(
@@ -79,14 +79,16 @@ class LeadAggregate:
     "`createdAt` is the start of the bucket in the requested time zone."
 )
 class LeadGroupKey:
-    status: LeadStatusEnum | None = None
-    source: str | None = None
-    topic: str | None = None
+    status: LeadStatusEnum | None = strawberry.field(default=None, description="STATUS.")
+    source: str | None = strawberry.field(default=None, description="SOURCE.")
+    topic: str | None = strawberry.field(default=None, description="TOPIC.")
     grade: str | None = strawberry.field(
         default=None, description="The grade under the chosen scoring model."
     )
-    sales_ready: bool | None = None
-    created_at: datetime | None = None
+    sales_ready: bool | None = strawberry.field(default=None, description="SALES_READY.")
+    created_at: datetime | None = strawberry.field(
+        default=None, description="CREATED_AT: the bucket's local start, with its UTC offset."
+    )
     account_id: strawberry.Private[int | None] = None
 
     @strawberry.field(description="The account of the group (null: leads without an account).")
@@ -98,13 +100,13 @@ class LeadGroupKey:
 
 @strawberry.type(description="Leads sharing one combination of the grouped dimensions.")
 class LeadGroup:
-    key: LeadGroupKey
-    aggregate: LeadAggregate
+    key: LeadGroupKey = strawberry.field(description="What the group's leads share.")
+    aggregate: LeadAggregate = strawberry.field(description="The group's figures.")
 
 
 @strawberry.type(description="Lead counts and score statistics, in total and per group.")
 class LeadStats:
-    total: LeadAggregate
+    total: LeadAggregate = strawberry.field(description="Over every matching lead.")
     groups: list[LeadGroup] = strawberry.field(description="Ordered by key; empty values last.")
 
 
@@ -113,8 +115,10 @@ class LeadStats:
     "set. `occurredAt` is the start of the bucket in the requested time zone."
 )
 class InteractionGroupKey:
-    type: InteractionTypeEnum | None = None
-    occurred_at: datetime | None = None
+    type: InteractionTypeEnum | None = strawberry.field(default=None, description="TYPE.")
+    occurred_at: datetime | None = strawberry.field(
+        default=None, description="OCCURRED_AT: the bucket's local start, with its UTC offset."
+    )
     contact_id: strawberry.Private[int | None] = None
     lead_id: strawberry.Private[int | None] = None
 
@@ -133,13 +137,13 @@ class InteractionGroupKey:
 
 @strawberry.type(description="Interactions sharing one combination of the grouped dimensions.")
 class InteractionGroup:
-    key: InteractionGroupKey
-    count: int
+    key: InteractionGroupKey = strawberry.field(description="What the group shares.")
+    count: int = strawberry.field(description="How many interactions.")
 
 
 @strawberry.type(description="Interaction counts, in total and per group.")
 class InteractionStats:
-    count: int
+    count: int = strawberry.field(description="Every matching interaction.")
     groups: list[InteractionGroup] = strawberry.field(
         description="Ordered by key; empty values last."
     )
@@ -150,8 +154,10 @@ class InteractionStats:
     "`createdAt` is the start of the bucket in the requested time zone."
 )
 class ContactGroupKey:
-    job_title: str | None = None
-    created_at: datetime | None = None
+    job_title: str | None = strawberry.field(default=None, description="JOB_TITLE.")
+    created_at: datetime | None = strawberry.field(
+        default=None, description="CREATED_AT: the bucket's local start, with its UTC offset."
+    )
     account_id: strawberry.Private[int | None] = None
 
     @strawberry.field(description="The account of the group (null: contacts without one).")
@@ -163,19 +169,19 @@ class ContactGroupKey:
 
 @strawberry.type(description="Contacts sharing one combination of the grouped dimensions.")
 class ContactGroup:
-    key: ContactGroupKey
-    count: int
+    key: ContactGroupKey = strawberry.field(description="What the group shares.")
+    count: int = strawberry.field(description="How many contacts.")
 
 
 @strawberry.type(description="Contact counts, in total and per group.")
 class ContactStats:
-    count: int
+    count: int = strawberry.field(description="Every matching contact.")
     groups: list[ContactGroup] = strawberry.field(description="Ordered by key; empty values last.")
 
 
 @strawberry.type(description="One lead status in the funnel, over the requested period.")
 class FunnelStage:
-    status: LeadStatusEnum
+    status: LeadStatusEnum = strawberry.field(description="The status of this stage.")
     entered: int = strawberry.field(
         description="Leads that entered the status in the period (creating a lead enters NEW)."
     )
@@ -201,7 +207,7 @@ class LeadFunnel:
 class ScoreBucket:
     from_: int = strawberry.field(name="from", description="Lowest score of the bucket.")
     to: int = strawberry.field(description="First score above the bucket.")
-    count: int
+    count: int = strawberry.field(description="Leads with a score in the bucket.")
 
 
 @strawberry.type(
@@ -210,16 +216,18 @@ class ScoreBucket:
     "account; scores are the primary scoring model's stored lead scores."
 )
 class AccountRollup:
-    contacts: int
-    leads: int
+    contacts: int = strawberry.field(description="Contacts at the accounts.")
+    leads: int = strawberry.field(description="Leads of the accounts.")
     open_leads: int = strawberry.field(
         description="Leads in NEW, SALES_READY, SALES_ACCEPTED or NURTURING."
     )
     sales_ready_leads: int = strawberry.field(
         description="Leads that are sales-ready (`Lead.salesReady`), whatever their status."
     )
-    qualified_leads: int
-    score: IntStats
+    qualified_leads: int = strawberry.field(description="Leads in QUALIFIED.")
+    score: IntStats = strawberry.field(
+        description="The leads' stored scores under the primary scoring model."
+    )
     account_id: strawberry.Private[int]
     include_child_accounts: strawberry.Private[bool]
 

@@ -27,7 +27,9 @@ async def score_histogram(
     model = model_subquery(model_id, info.context.workspace_id, q)
     size = q.param(bucket_size)
     # score - (score mod size), with a remainder that is never negative, on both databases
-    low = f"(s.score - ((s.score % {size}) + {size}) % {size})"
+    # (in 64 bits: score mod size + size overflows 32 bits for sizes near the Int maximum)
+    score = "CAST(s.score AS BIGINT)"
+    low = f"({score} - (({score} % {size}) + {size}) % {size})"
     where = conjunction(
         [
             f"t.workspace_id = {q.param(info.context.workspace_id)}",

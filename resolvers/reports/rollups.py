@@ -1,9 +1,12 @@
 """Account.rollup: totals over an account and its hierarchy below, batched per request.
 
-Every account of a page asking for its rollup is answered by one statement (a recursive CTE
-from all those accounts down their hierarchies, then one grouped count per kind of row), and
-`interactions(sinceDays)` by one more per distinct `sinceDays`: a page costs the same number of
-statements whatever its size and the hierarchies' depth.
+The accounts of a page that ask for rollups are answered together: one recursive statement finds
+every account below each of them, one statement aggregates contacts and leads per account of
+those trees, and one more per distinct `interactions(sinceDays)` counts interactions; the sums
+per tree are then added up here. A page costs the same number of statements whatever its size
+and the hierarchies' depth, and each statement reads only the trees' rows through the indexes
+on `account_id` (a recursive CTE joined directly is estimated so badly that PostgreSQL scans
+whole tables).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -20,20 +23,28 @@ from models.sql import Sql, connection, fetch, is_postgres
 MAX_SINCE_DAYS = 36_600
 
 
-def _tree(q: Sql, workspace_id: int, account_ids: list[int], include_children: bool) -> str:
-    """`lg_tree(root_id, account_id)`: each root with itself and (optionally) every account
-    below it. UNION (not UNION ALL) ends the recursion even on a corrupt parent cycle."""
+async def _trees(workspace_id: int, account_ids: list[int]) -> list[list[int]]:
+    """Each account with every account below it (children, their children, ...). UNION (not
+    UNION ALL) ends the recursion even on a corrupt parent cycle."""
+    q = Sql(is_postgres(connection()))
     ws = q.param(workspace_id)
-    roots = (
-        f"SELECT a.id, a.id FROM account a WHERE a.workspace_id = {ws} "
-        f"AND {q.in_list('a.id', account_ids)}"
+    sql = (
+        "WITH RECURSIVE lg_tree(root_id, account_id) AS (SELECT a.id, a.id FROM account a "
+        f"WHERE a.workspace_id = {ws} AND {q.in_list('a.id', account_ids)} "
+        "UNION SELECT r.root_id, c.id FROM lg_tree r JOIN account c "
+        f"ON c.parent_account_id = r.account_id WHERE c.workspace_id = {ws}) "
+        "SELECT root_id, account_id FROM lg_tree"
     )
-    below = (
-        " UNION SELECT r.root_id, c.id FROM lg_tree r JOIN account c "
-        f"ON c.parent_account_id = r.account_id WHERE c.workspace_id = {ws}"
-    )
-    body = roots + below if include_children else roots
-    return f"WITH RECURSIVE lg_tree(root_id, account_id) AS ({body}) "
+    below: dict[int, list[int]] = {}
+    for row in await fetch(sql, q):
+        below.setdefault(row["root_id"], []).append(row["account_id"])
+    return [below.get(i, []) for i in account_ids]
+
+
+def _add(low: int | None, high: int | None, value_low, value_high) -> tuple:
+    low = value_low if low is None else low if value_low is None else min(low, value_low)
+    high = value_high if high is None else high if value_high is None else max(high, value_high)
+    return low, high
 
 
 class ReportLoaders:
@@ -42,6 +53,7 @@ class ReportLoaders:
     def __init__(self, workspace_id: int) -> None:
         self.workspace_id = workspace_id
         self.now = datetime.now(UTC)
+        self._trees = DataLoader(partial(_trees, workspace_id), max_batch_size=5000)
         self._rollups = {
             include: DataLoader(partial(self._fetch_rollups, include), max_batch_size=5000)
             for include in (True, False)
@@ -64,9 +76,16 @@ class ReportLoaders:
             self._interactions[key] = loader
         return loader.load(account_id)
 
+    async def _members(self, include_children: bool, ids: list[int]) -> list[list[int]]:
+        """The accounts each rollup covers (the tree statement runs once per request)."""
+        if not include_children:
+            return [[i] for i in ids]
+        return list(await self._trees.load_many(ids))
+
     async def _fetch_rollups(self, include_children: bool, ids: list[int]) -> list[AccountRollup]:
+        members = await self._members(include_children, ids)
+        accounts = sorted({a for tree in members for a in tree})
         q = Sql(is_postgres(connection()))
-        tree = _tree(q, self.workspace_id, list(ids), include_children)
         ws = q.param(self.workspace_id)
         open_ = q.in_list("ld.status", [s.value for s in OPEN])
         qualified = q.param(LeadStatus.QUALIFIED.value)
@@ -75,63 +94,75 @@ class ReportLoaders:
             f"{q.param(True)} LIMIT 1"
         )
         sql = (
-            f"{tree}SELECT r.root_id, COALESCE(c.n, 0) AS contacts, COALESCE(l.n, 0) AS leads, "
-            "COALESCE(l.open, 0) AS open, COALESCE(l.ready, 0) AS ready, "
-            "COALESCE(l.qualified, 0) AS qualified, COALESCE(l.scored, 0) AS scored, "
-            "l.total, l.low, l.high FROM (SELECT DISTINCT root_id FROM lg_tree) r "
-            "LEFT JOIN (SELECT r.root_id, COUNT(*) AS n FROM lg_tree r JOIN contact ct "
-            f"ON ct.account_id = r.account_id WHERE ct.workspace_id = {ws} GROUP BY r.root_id) c "
-            "ON c.root_id = r.root_id LEFT JOIN (SELECT r.root_id, COUNT(*) AS n, "
-            f"SUM(CASE WHEN {open_} THEN 1 ELSE 0 END) AS open, "
-            "SUM(CASE WHEN ld.sales_ready THEN 1 ELSE 0 END) AS ready, "
-            f"SUM(CASE WHEN ld.status = {qualified} THEN 1 ELSE 0 END) AS qualified, "
-            "COUNT(s.score) AS scored, SUM(s.score) AS total, MIN(s.score) AS low, "
-            "MAX(s.score) AS high FROM lg_tree r JOIN lead ld ON ld.account_id = r.account_id "
+            "SELECT ct.account_id, COUNT(*) AS contacts, 0 AS leads, 0 AS open, 0 AS ready, "
+            "0 AS qualified, 0 AS scored, NULL AS total, NULL AS low, NULL AS high "
+            f"FROM contact ct WHERE ct.workspace_id = {ws} "
+            f"AND {q.in_list('ct.account_id', accounts)} GROUP BY ct.account_id UNION ALL "
+            "SELECT ld.account_id, 0, COUNT(*), "
+            f"SUM(CASE WHEN {open_} THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN ld.sales_ready THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN ld.status = {qualified} THEN 1 ELSE 0 END), "
+            "COUNT(s.score), SUM(s.score), MIN(s.score), MAX(s.score) FROM lead ld "
             f"LEFT JOIN lead_score s ON s.lead_id = ld.id AND s.model_id = ({primary}) "
-            f"WHERE ld.workspace_id = {ws} GROUP BY r.root_id) l ON l.root_id = r.root_id"
+            f"WHERE ld.workspace_id = {ws} AND {q.in_list('ld.account_id', accounts)} "
+            "GROUP BY ld.account_id"
         )
-        rows = {r["root_id"]: r for r in await fetch(sql, q)}
-        out = []
-        for account_id in ids:
-            r = rows.get(account_id) or {}
-            scored = int(r.get("scored") or 0)
-            total = int(r.get("total") or 0)
-            out.append(
-                AccountRollup(
-                    contacts=int(r.get("contacts") or 0),
-                    leads=int(r.get("leads") or 0),
-                    open_leads=int(r.get("open") or 0),
-                    sales_ready_leads=int(r.get("ready") or 0),
-                    qualified_leads=int(r.get("qualified") or 0),
-                    score=IntStats(
-                        sum=total if scored else None,
-                        avg=total / scored if scored else None,
-                        min=r.get("low") if scored else None,
-                        max=r.get("high") if scored else None,
-                    ),
-                    account_id=account_id,
-                    include_child_accounts=include_children,
-                )
-            )
-        return out
+        per_account: dict[int, list[dict]] = {}
+        for row in await fetch(sql, q):
+            per_account.setdefault(row["account_id"], []).append(row)
+        return [
+            self._sum(account_id, tree, per_account, include_children)
+            for account_id, tree in zip(ids, members, strict=True)
+        ]
+
+    @staticmethod
+    def _sum(account_id: int, tree: list[int], per_account: dict, include: bool) -> AccountRollup:
+        totals = dict.fromkeys(
+            ("contacts", "leads", "open", "ready", "qualified", "scored", "total"), 0
+        )
+        low = high = None
+        for member in tree:
+            for row in per_account.get(member, ()):
+                for name in totals:
+                    totals[name] += int(row[name] or 0)
+                low, high = _add(low, high, row["low"], row["high"])
+        scored = totals["scored"]
+        return AccountRollup(
+            contacts=totals["contacts"],
+            leads=totals["leads"],
+            open_leads=totals["open"],
+            sales_ready_leads=totals["ready"],
+            qualified_leads=totals["qualified"],
+            score=IntStats(
+                sum=totals["total"] if scored else None,
+                avg=totals["total"] / scored if scored else None,
+                min=low,
+                max=high,
+            ),
+            account_id=account_id,
+            include_child_accounts=include,
+        )
 
     async def _fetch_interactions(
         self, include_children: bool, since_days: int, ids: list[int]
     ) -> list[int]:
-        """Interactions of the tree's contacts, plus those recorded without a contact on the
-        tree's leads (sales-only leads): two disjoint sets, so nothing counts twice."""
+        """Interactions of the trees' contacts, plus those recorded without a contact on the
+        trees' leads (sales-only leads): two disjoint sets, so nothing counts twice."""
+        members = await self._members(include_children, ids)
+        accounts = sorted({a for tree in members for a in tree})
         q = Sql(is_postgres(connection()))
-        tree = _tree(q, self.workspace_id, list(ids), include_children)
         ws = q.param(self.workspace_id)
         since = q.param(self.now - timedelta(days=since_days))
         sql = (
-            f"{tree}SELECT x.root_id, COUNT(*) AS n FROM (SELECT r.root_id FROM lg_tree r "
-            "JOIN contact ct ON ct.account_id = r.account_id JOIN interaction i "
-            f"ON i.contact_id = ct.id WHERE i.workspace_id = {ws} AND i.occurred_at >= {since} "
-            "UNION ALL SELECT r.root_id FROM lg_tree r "
-            "JOIN lead ld ON ld.account_id = r.account_id "
-            f"JOIN interaction i ON i.lead_id = ld.id WHERE i.workspace_id = {ws} "
-            f"AND i.contact_id IS NULL AND i.occurred_at >= {since}) x GROUP BY x.root_id"
+            "SELECT ct.account_id, COUNT(*) AS n FROM contact ct JOIN interaction i "
+            f"ON i.contact_id = ct.id WHERE ct.workspace_id = {ws} "
+            f"AND {q.in_list('ct.account_id', accounts)} AND i.occurred_at >= {since} "
+            "GROUP BY ct.account_id UNION ALL SELECT ld.account_id, COUNT(*) FROM lead ld "
+            f"JOIN interaction i ON i.lead_id = ld.id WHERE ld.workspace_id = {ws} "
+            f"AND {q.in_list('ld.account_id', accounts)} AND i.contact_id IS NULL "
+            f"AND i.occurred_at >= {since} GROUP BY ld.account_id"
         )
-        counts = {r["root_id"]: int(r["n"]) for r in await fetch(sql, q)}
-        return [counts.get(i, 0) for i in ids]
+        counts: dict[int, int] = {}
+        for row in await fetch(sql, q):
+            counts[row["account_id"]] = counts.get(row["account_id"], 0) + int(row["n"])
+        return [sum(counts.get(a, 0) for a in tree) for tree in members]
