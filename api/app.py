@@ -221,7 +221,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     view = GraphQLView(settings)
     graphql = Authenticated(view, authenticator, limiter)
-    export = Authenticated(ExportApp(view.schema), authenticator, limiter)  # type: ignore[arg-type]
+    exports = ExportApp(view.schema, max_running=settings.db_pool_max // 2)
+    export = Authenticated(exports, authenticator, limiter)  # type: ignore[arg-type]
     app = Starlette(
         routes=[
             Route("/healthz", healthz),

@@ -4,6 +4,10 @@ Authenticated, rate-limited and scoped like /graphql (the same `Authenticated` e
 every role may export). `?filter=` is the JSON of the list's filter input, checked and coerced by
 the GraphQL schema itself; `?search=` searches like the list. A bad parameter is HTTP 400 with a
 JSON error body before anything streams. The rows come from `resolvers.reports.exports`.
+
+On PostgreSQL an export holds one pooled connection while it streams, so at most half the pool
+(`LEADGRAPH_DB_POOL_MAX` / 2, at least 1) exports run at once per process; more is HTTP 429 with
+`Retry-After`, and GraphQL requests always find a connection.
 """
 
 from typing import Any
@@ -26,10 +30,13 @@ class BadExport(Exception):
     pass
 
 
-def error_body(message: str, status: int) -> JSONResponse:
-    code = "BAD_USER_INPUT" if status == 400 else "NOT_FOUND"
+def error_body(
+    message: str, status: int, code: str = "BAD_USER_INPUT", headers: dict | None = None
+) -> JSONResponse:
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -67,8 +74,10 @@ class ExportApp:
 
     graphql_ide = None  # `Authenticated` asks; there is no GraphiQL page here
 
-    def __init__(self, schema: Any) -> None:
+    def __init__(self, schema: Any, max_running: int) -> None:
         self.schema = schema
+        self.max_running = max(1, max_running)
+        self.running = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
@@ -77,7 +86,7 @@ class ExportApp:
         export = EXPORTS.get(name)
         if export is None or fmt not in FORMATS:
             message = "No such export: /export/{accounts,contacts,leads,interactions}.{csv,ndjson}"
-            await error_body(message, 404)(scope, receive, send)
+            await error_body(message, 404, "NOT_FOUND")(scope, receive, send)
             return
         try:
             filter_ = parse_filter(request.query_params.get("filter"), export, self.schema)
@@ -101,10 +110,19 @@ class ExportApp:
         except ApiError as exc:
             await error_body(exc.message, 400)(scope, receive, send)
             return
-        chunks = rows(export, where, fmt)
-        response = StreamingResponse(
-            csv_body(export, chunks) if fmt == "csv" else ndjson_body(chunks),
-            media_type=FORMATS[fmt],
-            headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
-        )
-        await response(scope, receive, send)
+        if self.running >= self.max_running:
+            message = f"{self.max_running} exports are already running; try again shortly."
+            busy = error_body(message, 429, "TOO_MANY_EXPORTS", {"Retry-After": "5"})
+            await busy(scope, receive, send)
+            return
+        self.running += 1
+        try:
+            chunks = rows(export, where, fmt)
+            response = StreamingResponse(
+                csv_body(export, chunks) if fmt == "csv" else ndjson_body(chunks),
+                media_type=FORMATS[fmt],
+                headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+            )
+            await response(scope, receive, send)
+        finally:
+            self.running -= 1

@@ -267,3 +267,61 @@ async def test_exports_share_the_keys_rate_limit(http, settings):
     assert first.status_code == 200 and second.status_code == 200
     assert third.status_code == 429 and third.headers["retry-after"]
     assert third.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_concurrent_exports_are_capped_to_spare_the_pool(tenant, settings):
+    """While as many exports stream as half the connection pool allows, one more is refused
+    with 429 and Retry-After (GraphQL keeps its connections); once one ends, exports run
+    again."""
+    import asyncio
+
+    from api.auth import Principal
+    from api.export import ExportApp
+    from api.schema import build_schema
+
+    await seed(tenant.workspace.id)
+    exports = ExportApp(build_schema(settings), max_running=1)
+    principal = Principal(tenant.workspace.id, Role.READ_ONLY, None, "test")
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/export/leads.csv",
+        "path_params": {"name": "leads.csv"},
+        "query_string": b"",
+        "headers": [],
+        "state": {"principal": principal},
+    }
+
+    async def receive():
+        await asyncio.sleep(3600)  # the client never disconnects
+
+    release, started = asyncio.Event(), asyncio.Event()
+    first_messages: list[dict] = []
+
+    async def slow_send(message):  # a client that stops reading after the headers
+        first_messages.append(message)
+        if message["type"] == "http.response.body":
+            started.set()
+            await release.wait()
+
+    first = asyncio.create_task(exports(dict(scope), receive, slow_send))
+    await asyncio.wait_for(started.wait(), 10)
+    refused: list[dict] = []
+
+    async def collect(message):
+        refused.append(message)
+
+    await exports(dict(scope), receive, collect)
+    assert refused[0]["status"] == 429
+    assert (b"retry-after", b"5") in refused[0]["headers"]
+    assert b"TOO_MANY_EXPORTS" in refused[1]["body"]
+    release.set()
+    await asyncio.wait_for(first, 10)
+    assert first_messages[0]["status"] == 200
+    again: list[dict] = []
+
+    async def collect_again(message):
+        again.append(message)
+
+    await exports(dict(scope), receive, collect_again)
+    assert again[0]["status"] == 200
