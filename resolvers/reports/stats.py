@@ -194,7 +194,7 @@ async def lead_stats(
         aggregate = LeadAggregate(
             count=int(r["n"]), score=_score_stats(r["scored"], r["total"], r["low"], r["high"])
         )
-        groups.append((keys, aggregate, r))
+        groups.append((keys, aggregate))
     groups.sort(key=lambda item: _sort_key(item[0]))
     scored = sum(int(r["scored"]) for r in rows)
     total = LeadAggregate(
@@ -221,7 +221,7 @@ async def lead_stats(
                 ),
                 aggregate=aggregate,
             )
-            for k, aggregate, _ in groups
+            for k, aggregate in groups
         ]
         if group_by
         else [],
