@@ -24,6 +24,7 @@ from api.auth import ApiKeyAuthenticator, TokenVerifier
 from api.capture import CaptureEdge, CapturePreflight
 from api.context import Context, request_id
 from api.errors import is_database_outage
+from api.export import ExportApp
 from api.limits import BodySizeLimit
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
@@ -257,15 +258,16 @@ def create_app(
         else None
     )
     capture = CaptureEdge(settings)
-    graphql = metrics.observed(
-        Authenticated(GraphQLView(settings, ide_headers), authenticator, limiter, capture),
-        settings,
-    )
+    view = GraphQLView(settings, ide_headers)
+    graphql = metrics.observed(Authenticated(view, authenticator, limiter, capture), settings)
+    exports = ExportApp(view.schema, max_running=settings.db_pool_max // 2)
+    export = Authenticated(exports, authenticator, limiter, capture)  # type: ignore[arg-type]
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/export/{name}", export, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -33,10 +33,21 @@ from api.types.contact import Contact, ContactPayload
 from api.types.interaction import Interaction, RecordInteractionPayload, RecordInteractionsPayload
 from api.types.lead import Lead, LeadPayload, QualifyLeadPayload
 from api.types.opportunity import Opportunity
+from api.types.reports import (
+    SCORE_SOURCE,
+    ContactStats,
+    InteractionStats,
+    LeadFunnel,
+    LeadStats,
+    ScoreBucket,
+)
 from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPreview
 from resolvers import accounts, api_keys, capture, contacts, interactions, leads, lifecycle
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
+from resolvers.reports import funnel as report_funnel
+from resolvers.reports import histogram as report_histogram
+from resolvers.reports import stats as report_stats
 from resolvers.sql_tree import sql_fast_path
 
 logger = logging.getLogger("leadgraph")
@@ -83,6 +94,40 @@ class Query:
         resolver=scoring.preview_scoring_model,
         permission_classes=[CanRead],
         description="What a scoring model would do to the workspace's leads, without writing.",
+    )
+    # Reporting
+    lead_stats: LeadStats = strawberry.field(
+        resolver=report_stats.lead_stats,
+        permission_classes=[CanRead],
+        description="Lead counts and score statistics, in total and grouped by `groupBy` "
+        "(empty: only the total), over the leads the filter and search match. Computed by the "
+        "database in one statement over every matching lead; more groups than "
+        "LEADGRAPH_MAX_REPORT_GROUPS is BAD_USER_INPUT. CREATED_AT buckets by `interval` "
+        "(default MONTH) in `timeZone` (IANA name, default UTC). " + SCORE_SOURCE,
+    )
+    contact_stats: ContactStats = strawberry.field(
+        resolver=report_stats.contact_stats,
+        permission_classes=[CanRead],
+        description="Contact counts, in total and grouped by `groupBy`, in one statement "
+        "(see leadStats for buckets and the group limit).",
+    )
+    interaction_stats: InteractionStats = strawberry.field(
+        resolver=report_stats.interaction_stats,
+        permission_classes=[CanRead],
+        description="Interaction counts, in total and grouped by `groupBy`, in one statement "
+        "(see leadStats for buckets and the group limit).",
+    )
+    lead_funnel: LeadFunnel = strawberry.field(
+        resolver=report_funnel.lead_funnel,
+        permission_classes=[CanRead],
+        description="Per status, the leads that entered it in [from, to), how many are still "
+        "there and the median hours until they moved on; from the lead history.",
+    )
+    score_histogram: list[ScoreBucket] = strawberry.field(
+        resolver=report_histogram.score_histogram,
+        permission_classes=[CanRead],
+        description="Leads per score bucket of `bucketSize` points under a scoring model "
+        "(`modelId`, default the primary), from the lowest to the highest non-empty bucket.",
     )
 
 

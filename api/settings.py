@@ -59,6 +59,7 @@ class Settings:
     log_format: str = "text"
     visit_retention_days: int = 90
     capture_rate_limit_per_address: int = 60
+    max_report_groups: int = 10_000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -97,6 +98,7 @@ class Settings:
             log_format=_log_format(os.environ.get("LEADGRAPH_LOG_FORMAT") or "text"),
             visit_retention_days=_env_int("LEADGRAPH_VISIT_RETENTION_DAYS", 90),
             capture_rate_limit_per_address=_env_int("LEADGRAPH_CAPTURE_RATE_LIMIT_PER_ADDRESS", 60),
+            max_report_groups=_env_int("LEADGRAPH_MAX_REPORT_GROUPS", 10_000),
         )
 
     @property
