@@ -27,11 +27,14 @@ from api.types.account import Account, AccountPayload
 from api.types.api_key import ApiKey, CreateApiKeyPayload
 from api.types.common import Connection, DeletePayload
 from api.types.contact import Contact, ContactPayload
+from api.types.duplicates import DuplicateGroup
 from api.types.interaction import Interaction, RecordInteractionPayload, RecordInteractionsPayload
 from api.types.lead import Lead, LeadPayload, QualifyLeadPayload
+from api.types.merge import MergePayload
 from api.types.opportunity import Opportunity
 from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPreview
-from resolvers import accounts, api_keys, contacts, interactions, leads, lifecycle
+from resolvers import accounts, api_keys, contacts, interactions, leads, lifecycle, merges
+from resolvers import duplicates as duplicates_
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
 from resolvers.sql_tree import sql_fast_path
@@ -72,6 +75,11 @@ class Query:
     preview_scoring_model: ScoringModelPreview = strawberry.field(
         resolver=scoring.preview_scoring_model,
         description="What a scoring model would do to the workspace's leads, without writing.",
+    )
+    duplicates: list[DuplicateGroup] = strawberry.field(
+        resolver=duplicates_.duplicates,
+        description="Groups of likely duplicate contacts or accounts (CONTACT or ACCOUNT), "
+        "lowest id first, with the reason; merge them with mergeContacts / mergeAccounts.",
     )
 
 
@@ -170,6 +178,20 @@ class Mutation:
         resolver=lifecycle.reactivate_lead,
         permission_classes=[CanEdit],
         description="Reopen a QUALIFIED or DISQUALIFIED lead as NEW.",
+    )
+    merge_contacts: MergePayload = strawberry.mutation(
+        resolver=merges.merge_contacts,
+        permission_classes=[CanEdit],
+        description="Merge up to 10 contacts into a survivor: their leads, interactions, "
+        "opportunities and primary-contact roles move to it, its empty fields are filled, they "
+        "are deleted and the affected leads re-scored, in one transaction.",
+    )
+    merge_accounts: MergePayload = strawberry.mutation(
+        resolver=merges.merge_accounts,
+        permission_classes=[CanEdit],
+        description="Merge up to 10 accounts into a survivor: their contacts, leads, child "
+        "accounts and opportunities move to it, its empty fields are filled, they are deleted "
+        "and the affected leads re-scored; refused if it would create a parent account cycle.",
     )
 
 

@@ -49,18 +49,20 @@ async def lock_affected_leads(
     contact_ids: list[int] = (),  # type: ignore[assignment]
     account_ids: list[int] = (),  # type: ignore[assignment]
     lead_ids: list[int] = (),  # type: ignore[assignment]
+    always: bool = False,
 ) -> AttributeChange:
     """Lock, in id order, every lead whose filters can see a change of these records: the
     leads themselves, the contacts' leads and the leads of their accounts, the accounts' leads,
     their contacts' leads and the leads of their child accounts (`parentAccount` filters).
 
     Deeper paths (a parent's parent, `leads.some` of a sibling lead) catch up at the periodic
-    re-score. Nothing is locked when no active model reads attributes."""
+    re-score. Nothing is locked when no active model reads attributes, unless `always` (a
+    merge moves those leads whatever the models)."""
     models = [m for m in await active_models(workspace_id, conn) if reads_attributes(m)]
     contact_ids = [i for i in contact_ids if i is not None]
     account_ids = [i for i in account_ids if i is not None]
     lead_ids = [i for i in lead_ids if i is not None]
-    if not models or not (contact_ids or account_ids or lead_ids):
+    if not (models or always) or not (contact_ids or account_ids or lead_ids):
         return AttributeChange(workspace_id, models, [])
     q = Sql(is_postgres(conn))
     ws = q.param(workspace_id)
@@ -78,8 +80,7 @@ async def lock_affected_leads(
         itself = q.in_list("a.id", account_ids)
         children = q.in_list("a.parent_account_id", account_ids)
         accounts = (
-            f"(SELECT a.id FROM account a WHERE a.workspace_id = {ws} "
-            f"AND ({itself} OR {children}))"
+            f"(SELECT a.id FROM account a WHERE a.workspace_id = {ws} AND ({itself} OR {children}))"
         )
         which.append(f"l.account_id IN {accounts}")
         which.append(

@@ -58,9 +58,13 @@ async def _email_is_free(email: str | None, workspace_id: int, contact_id: int |
     query = ContactRow.filter(workspace_id=workspace_id, email_normalized=normalize_email(email))
     if contact_id is not None:
         query = query.exclude(id=contact_id)
-    if await query.exists():
+    clashing = await query.order_by("id").values_list("id", flat=True)
+    if clashing:
         raise DomainError(
-            ErrorCode.DUPLICATE, f"A contact with the email {email} already exists.", ["email"]
+            ErrorCode.DUPLICATE,
+            f"A contact with the email {email} already exists.",
+            ["email"],
+            existing=[("Contact", i) for i in clashing],
         )
 
 
@@ -111,8 +115,15 @@ async def _save(info: Info, input_, contact_id_gid: relay.GlobalID | None) -> Co
     except DomainError as e:
         return ContactPayload(contact=None, user_errors=user_errors([e]))
     except IntegrityError:  # a concurrent insert took the email between check and write
+        email = given(input_, ["email"]).get("email")
+        clashing = await ContactRow.filter(
+            workspace_id=workspace_id, email_normalized=normalize_email(email)
+        ).values_list("id", flat=True)
         error = DomainError(
-            ErrorCode.DUPLICATE, "A contact with this email already exists.", ["email"]
+            ErrorCode.DUPLICATE,
+            "A contact with this email already exists.",
+            ["email"],
+            existing=[("Contact", i) for i in clashing],
         )
         return ContactPayload(contact=None, user_errors=user_errors([error]))
     return ContactPayload(contact=Contact.from_row(model_row(row)), user_errors=[])

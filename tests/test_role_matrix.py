@@ -36,6 +36,16 @@ MUTATIONS = {
     "updateScoringModel": ("UpdateScoringModelInput", FAKE, MARKET),
     "createApiKey": ("CreateApiKeyInput", {"name": "", "role": "ADMIN"}, ADMIN),
     "revokeApiKey": ("DeleteInput", FAKE, ADMIN),
+    "mergeContacts": (
+        "MergeInput",
+        {"survivorId": "Q29udGFjdDo5OTk5", "mergedIds": ["Q29udGFjdDo5OTk4"]},
+        EDIT,
+    ),
+    "mergeAccounts": (
+        "MergeInput",
+        {"survivorId": FAKE["id"], "mergedIds": ["QWNjb3VudDo5OTk4"]},
+        EDIT,
+    ),
 }
 
 
