@@ -109,17 +109,22 @@ def score_select(
         )
     else:
         aggregated = f"SELECT l.id AS lead_id FROM lead l WHERE {in_model}"
-    attributes = [
-        f"CASE WHEN {lead_matching.lead_condition(rule.lead_matches, 'la', q)} THEN 1 ELSE 0 END "  # type: ignore[arg-type]
-        f"AS n{index}"
-        for index, rule in enumerate(rules)
-        if rule.is_attribute
-    ]
-    if attributes:
-        aggregated = (
-            f"SELECT a.*, {', '.join(attributes)} FROM ({aggregated}) a "
-            "JOIN lead la ON la.id = a.lead_id"
+    # Each attribute rule is the set of in-scope leads matching its filter, joined back: its
+    # EXISTS conditions then run as (hash) semi-joins over the related table, not as one probe
+    # per lead.
+    matched, joins = [], []
+    for index, rule in enumerate(rules):
+        if not rule.is_attribute:
+            continue
+        t = f"la{index}"
+        condition = lead_matching.lead_condition(rule.lead_matches, t, q)  # type: ignore[arg-type]
+        joins.append(
+            f"LEFT JOIN (SELECT {t}.id FROM lead {t} WHERE {scope.leads(q, t)} AND {condition}) "
+            f"r{index} ON r{index}.id = a.lead_id"
         )
+        matched.append(f"CASE WHEN r{index}.id IS NULL THEN 0 ELSE 1 END AS n{index}")
+    if matched:
+        aggregated = f"SELECT a.*, {', '.join(matched)} FROM ({aggregated}) a {' '.join(joins)}"
     ns = [f"m.n{i}" for i in range(len(rules))]
     ps = [f"{_contribution(r, f'm.n{i}', f'm.d{i}')} AS p{i}" for i, r in enumerate(rules)]
     scored = f"SELECT m.lead_id{''.join(', ' + n for n in ns + ps)} FROM ({aggregated}) m"
