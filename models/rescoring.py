@@ -59,10 +59,10 @@ def _grade(grades: list[dict], score: str, q: Sql) -> str:
     return f"CASE {branches} ELSE NULL END"
 
 
-def counted_interactions(scope: Scope, q: Sql, *, metadata: bool = False) -> str:
-    """(lead_id, type, occurred_at[, metadata]) of every interaction that counts for each lead
-    in scope."""
-    extra = ", i.metadata" if metadata else ""
+def counted_interactions(scope: Scope, q: Sql, *, columns: list[str] = ()) -> str:  # type: ignore[assignment]
+    """(lead_id, type, occurred_at, *columns) of every interaction that counts for each lead in
+    scope; `columns` are expressions over the interaction `i`."""
+    extra = "".join(f", {c}" for c in columns)
     return (
         f"SELECT l1.id AS lead_id, i.type, i.occurred_at{extra} FROM lead l1 "
         f"JOIN interaction i ON i.lead_id = l1.id WHERE {scope.leads(q, 'l1')} "
@@ -83,7 +83,7 @@ def score_select(
 ) -> str:
     """SELECT lead_id, score, grade, ready, n0..nk, p0..pk for every lead in scope that meets the
     model's entry criteria (n: matching interactions or attribute match; p: contribution)."""
-    sums = []
+    sums, columns = [], []
     for index, rule in enumerate(rules):
         if rule.is_attribute:
             continue
@@ -92,19 +92,22 @@ def score_select(
             cutoff = now - timedelta(days=int(rule.within_days))
             condition += f" AND c.occurred_at >= {q.param(cutoff)}"
         if rule.metadata_contains is not None:
-            condition += (
-                f" AND {rule_sql.metadata_contains('c.metadata', rule.metadata_contains, q)}"
+            # Matched where the interaction is read, so the JSON is not carried any further.
+            contains = rule_sql.metadata_contains("i.metadata", rule.metadata_contains, q)
+            columns.append(
+                f"CASE WHEN i.type = {q.param(rule.interaction_type)} AND {contains} "
+                f"THEN 1 ELSE 0 END AS m{index}"
             )
+            condition += f" AND c.m{index} = 1"
         sums.append(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS n{index}")
         if rule.decays:
             factor = rule_sql.decay_factor("c.occurred_at", rule.half_life_days, now, q)  # type: ignore[arg-type]
             sums.append(f"SUM(CASE WHEN {condition} THEN {factor} ELSE 0 END) AS d{index}")
     in_model = conjunction([scope.leads(q, "l"), entry_condition(model, "l", q)])
     if sums:
-        metadata = any(r.metadata_contains is not None for r in rules)
         aggregated = (
             f"SELECT l.id AS lead_id, {', '.join(sums)} FROM lead l "
-            f"LEFT JOIN ({counted_interactions(scope, q, metadata=metadata)}) c "
+            f"LEFT JOIN ({counted_interactions(scope, q, columns=columns)}) c "
             f"ON c.lead_id = l.id WHERE {in_model} GROUP BY l.id"
         )
     else:
