@@ -42,6 +42,7 @@ schema: install
 bench: install
 	$(BIN)/python bench/nested_reads.py
 	$(BIN)/python bench/record_interactions.py
+	$(BIN)/python bench/rescore_models.py
 
 ## graphql-http's server audit against a real uvicorn (needs node and npm).
 conformance: install
