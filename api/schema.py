@@ -30,8 +30,10 @@ from api.types.api_key import ApiKey, CreateApiKeyPayload
 from api.types.capture import CapturePayload
 from api.types.common import Connection, DeletePayload
 from api.types.contact import Contact, ContactPayload
+from api.types.duplicates import DuplicateGroup
 from api.types.interaction import Interaction, RecordInteractionPayload, RecordInteractionsPayload
 from api.types.lead import Lead, LeadPayload, QualifyLeadPayload
+from api.types.merge import MergePayload
 from api.types.opportunity import Opportunity
 from api.types.reports import (
     SCORE_SOURCE,
@@ -42,7 +44,17 @@ from api.types.reports import (
     ScoreBucket,
 )
 from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPreview
-from resolvers import accounts, api_keys, capture, contacts, interactions, leads, lifecycle
+from resolvers import (
+    accounts,
+    api_keys,
+    capture,
+    contacts,
+    interactions,
+    leads,
+    lifecycle,
+    merges,
+)
+from resolvers import duplicates as duplicates_
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
 from resolvers.reports import funnel as report_funnel
@@ -128,6 +140,12 @@ class Query:
         permission_classes=[CanRead],
         description="Leads per score bucket of `bucketSize` points under a scoring model "
         "(`modelId`, default the primary), from the lowest to the highest non-empty bucket.",
+    )
+    duplicates: list[DuplicateGroup] = strawberry.field(
+        resolver=duplicates_.duplicates,
+        permission_classes=[CanRead],
+        description="Groups of likely duplicate contacts or accounts (CONTACT or ACCOUNT), "
+        "lowest id first, with the reason; merge them with mergeContacts / mergeAccounts.",
     )
 
 
@@ -239,6 +257,20 @@ class Mutation:
         description="A landing-page form (CAPTURE keys and up), in one transaction: the contact "
         "by email, the open lead by topic, a FORM_SUBMITTED interaction, the visitor's earlier "
         "visits stitched, one re-score. Answers only `accepted` or input errors.",
+    )
+    merge_contacts: MergePayload = strawberry.mutation(
+        resolver=merges.merge_contacts,
+        permission_classes=[CanEdit],
+        description="Merge up to 10 contacts into a survivor: their leads, interactions, "
+        "opportunities and primary-contact roles move to it, its empty fields are filled, they "
+        "are deleted and the affected leads re-scored, in one transaction.",
+    )
+    merge_accounts: MergePayload = strawberry.mutation(
+        resolver=merges.merge_accounts,
+        permission_classes=[CanEdit],
+        description="Merge up to 10 accounts into a survivor: their contacts, leads, child "
+        "accounts and opportunities move to it, its empty fields are filled, they are deleted "
+        "and the affected leads re-scored; refused if it would create a parent account cycle.",
     )
 
 

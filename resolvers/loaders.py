@@ -223,6 +223,7 @@ class Loaders:
                     grade=r["grade"],
                     sales_ready=bool(r["sales_ready"]),
                     counts=parse_json(r["counts"]) or [],
+                    contributions=parse_json(r.get("contributions")),
                 )
                 for r in rows.get(lead_id, [])
                 if r["model_id"] in models and models[r["model_id"]].active

@@ -37,6 +37,17 @@ class IntFilter:
     is_null: bool | None = None
 
 
+@strawberry.input(description="Conditions on a decimal number field.")
+class FloatFilter:
+    eq: float | None = None
+    neq: float | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    is_null: bool | None = None
+
+
 @strawberry.input(description="Conditions on a timestamp.")
 class DateTimeFilter:
     eq: datetime | None = None
@@ -73,6 +84,8 @@ class AccountFilter:
     industry: StringFilter | None = None
     city: StringFilter | None = None
     country: StringFilter | None = None
+    number_of_employees: IntFilter | None = None
+    annual_revenue: FloatFilter | None = None
     created_at: DateTimeFilter | None = None
     parent_account: "AccountFilter | None" = strawberry.field(
         default=None, description="The parent account matches (accounts without one never do)."

@@ -29,6 +29,12 @@ class Account(relay.Node):
     website: str | None
     city: str | None
     country: str | None
+    number_of_employees: int | None = strawberry.field(
+        description="How many people the company employs."
+    )
+    annual_revenue: float | None = strawberry.field(
+        description="The company's yearly revenue, in the workspace's currency."
+    )
     created_at: datetime
     updated_at: datetime
     parent_account_id: strawberry.Private[int | None]
@@ -43,6 +49,8 @@ class Account(relay.Node):
             website=row["website"],
             city=row["city"],
             country=row["country"],
+            number_of_employees=row["number_of_employees"],
+            annual_revenue=row["annual_revenue"],
             created_at=parse_datetime(row["created_at"]),
             updated_at=parse_datetime(row["updated_at"]),
             parent_account_id=row["parent_account_id"],

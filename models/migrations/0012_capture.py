@@ -19,7 +19,7 @@ class AlterFieldStateOnly(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_rate_limit')]
+    dependencies = [('models', '0011_dynamics_parity')]
 
     initial = False
 
