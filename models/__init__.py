@@ -19,6 +19,9 @@ MODEL_MODULES = [
     "models.scoring_model",
     "models.opportunity",
     "models.rate_limit",
+    "models.changes",
+    "models.webhooks",
+    "models.persisted_query",
 ]
 
 __all__ = [

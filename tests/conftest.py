@@ -34,6 +34,11 @@ TABLES = [
     "scoring_model",
     "api_key",
     "workspace",
+    # Change feed: change_log last, since deleting rows on SQLite logs them.
+    "webhook_delivery",
+    "webhook",
+    "persisted_query",
+    "change_log",
 ]
 
 
