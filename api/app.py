@@ -10,22 +10,28 @@ from contextvars import ContextVar
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.migrations.executor import MigrationExecutor
 
 from api.auth import ApiKeyAuthenticator, TokenVerifier
 from api.context import Context, request_id
+from api.dispatcher import webhook_dispatcher
 from api.errors import is_database_outage
+from api.events import change_events
 from api.limits import BodySizeLimit
+from api.persisted_queries import PersistedQueries, QueryStore
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
 from api.settings import Settings
+from api.subscriptions import WebSocketAuth
 from models.periodic import run_periodically
 from resolvers.loaders import Loaders
 
@@ -45,7 +51,7 @@ async def pending_migrations(settings: Settings) -> list[str]:
     return [f"{step.migration.app_label}.{step.migration.name}" for step in await executor.plan()]
 
 
-class GraphQLView(GraphQL):
+class GraphQLView(WebSocketAuth, GraphQL):
     """Strawberry's ASGI view with our context and orjson encoding."""
 
     def __init__(self, settings: Settings) -> None:
@@ -53,6 +59,8 @@ class GraphQLView(GraphQL):
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            allowed_origins=settings.cors_origins,
         )
         self.settings = settings
 
@@ -204,8 +212,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if settings.rescore_interval_seconds > 0:
                 periodic = asyncio.create_task(run_periodically(settings.rescore_interval_seconds))
             try:
-                yield
+                async with (
+                    change_events(settings) as (app.state.change_broker, app.state.change_source),
+                    webhook_dispatcher(settings),
+                ):
+                    yield
             finally:
+                await query_store.aclose()
                 if limiter is not None:
                     await limiter.aclose()
                 if periodic is not None:
@@ -218,15 +231,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.rate_limit_per_minute > 0
         else None
     )
-    graphql = Authenticated(GraphQLView(settings), authenticator, limiter)
+    query_store = QueryStore(settings.redis_url)
+    view = GraphQLView(settings)
+    graphql = Authenticated(PersistedQueries(view, query_store, settings), authenticator, limiter)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

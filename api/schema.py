@@ -25,15 +25,19 @@ from api.limits import RejectNulCharacters, cost_limiter
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.api_key import ApiKey, CreateApiKeyPayload
+from api.types.changes import ChangeFeed, LeadStatusChange, RecordChange
 from api.types.common import Connection, DeletePayload
 from api.types.contact import Contact, ContactPayload
 from api.types.interaction import Interaction, RecordInteractionPayload, RecordInteractionsPayload
 from api.types.lead import Lead, LeadPayload, QualifyLeadPayload
 from api.types.opportunity import Opportunity
-from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPreview
+from api.types.scoring import ScoreChange, ScoringModel, ScoringModelPayload, ScoringModelPreview
+from api.types.webhook import CreateWebhookPayload, Webhook, WebhookDelivery
 from resolvers import accounts, api_keys, contacts, interactions, leads, lifecycle
+from resolvers import changes as changes_
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
+from resolvers import webhooks as webhooks_
 from resolvers.sql_tree import sql_fast_path
 
 logger = logging.getLogger("leadgraph")
@@ -72,6 +76,18 @@ class Query:
     preview_scoring_model: ScoringModelPreview = strawberry.field(
         resolver=scoring.preview_scoring_model,
         description="What a scoring model would do to the workspace's leads, without writing.",
+    )
+    changes: ChangeFeed = strawberry.field(
+        resolver=changes_.changes,
+        description="Delta sync for offline clients: what changed after the token `since` "
+        "(null: from the beginning), in commit order, deletions as tombstones. Never skips a "
+        "change, even when transactions commit out of order. A token older than "
+        "LEADGRAPH_CHANGE_RETENTION_DAYS is refused with SYNC_TOKEN_EXPIRED: sync from null.",
+    )
+    webhooks: list[Webhook] = strawberry.field(
+        resolver=webhooks_.webhooks,
+        permission_classes=[IsAdmin],
+        description="The workspace's webhooks.",
     )
 
 
@@ -171,6 +187,37 @@ class Mutation:
         permission_classes=[CanEdit],
         description="Reopen a QUALIFIED or DISQUALIFIED lead as NEW.",
     )
+    create_webhook: CreateWebhookPayload = strawberry.mutation(
+        resolver=webhooks_.create_webhook,
+        permission_classes=[IsAdmin],
+        description="Create a webhook; its signing secret is returned this once.",
+    )
+    delete_webhook: DeletePayload = strawberry.mutation(
+        resolver=webhooks_.delete_webhook,
+        permission_classes=[IsAdmin],
+        description="Delete a webhook and its delivery history.",
+    )
+
+
+@strawberry.type(
+    description="Live events over WebSocket (graphql-transport-ws at /graphql), only ever from "
+    "your workspace. A subscriber that falls behind is ended with an error: catch up with "
+    "`changes`, then subscribe again."
+)
+class Subscription:
+    score_changed: ScoreChange = strawberry.subscription(
+        resolver=changes_.score_changed,
+        description="A lead's score, grade or readiness moved (optionally one lead, one model, "
+        "or only changes that leave the lead sales-ready).",
+    )
+    lead_status_changed: LeadStatusChange = strawberry.subscription(
+        resolver=changes_.lead_status_changed,
+        description="A lead's status changed (optionally one lead).",
+    )
+    record_changed: RecordChange = strawberry.subscription(
+        resolver=changes_.record_changed,
+        description="Every committed create, update and delete (optionally of some types).",
+    )
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -225,7 +272,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[Interaction, Opportunity],
+        subscription=Subscription,
+        types=[Interaction, Opportunity, Webhook, WebhookDelivery],
         config=StrawberryConfig(relay_max_results=settings.max_page_size),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

@@ -48,6 +48,16 @@ class Settings:
     jwt_public_key: str | None = None
     rescore_interval_seconds: int = 3600
     log_level: str = "info"
+    # Change feed: retention, subscribers, webhooks, persisted queries, compression.
+    change_retention_days: int = 30
+    subscriber_queue_size: int = 1000
+    webhook_dispatcher: bool = True
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = 8
+    webhook_backoff_ceiling_seconds: int = 3600
+    webhook_timeout_seconds: int = 10
+    query_cache_seconds: int = 0
+    gzip_min_bytes: int = 1024
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -81,6 +91,17 @@ class Settings:
             jwt_public_key=os.environ.get("LEADGRAPH_JWT_PUBLIC_KEY") or None,
             rescore_interval_seconds=_env_int("LEADGRAPH_RESCORE_INTERVAL_SECONDS", 3600),
             log_level=os.environ.get("LEADGRAPH_LOG_LEVEL") or "info",
+            change_retention_days=_env_int("LEADGRAPH_CHANGE_RETENTION_DAYS", 30),
+            subscriber_queue_size=_env_int("LEADGRAPH_SUBSCRIBER_QUEUE_SIZE", 1000),
+            webhook_dispatcher=_env_bool("LEADGRAPH_WEBHOOK_DISPATCHER", True),
+            webhook_allow_private=_env_bool("LEADGRAPH_WEBHOOK_ALLOW_PRIVATE", False),
+            webhook_max_attempts=_env_int("LEADGRAPH_WEBHOOK_MAX_ATTEMPTS", 8),
+            webhook_backoff_ceiling_seconds=_env_int(
+                "LEADGRAPH_WEBHOOK_BACKOFF_CEILING_SECONDS", 3600
+            ),
+            webhook_timeout_seconds=_env_int("LEADGRAPH_WEBHOOK_TIMEOUT_SECONDS", 10),
+            query_cache_seconds=_env_int("LEADGRAPH_QUERY_CACHE_SECONDS", 0),
+            gzip_min_bytes=_env_int("LEADGRAPH_GZIP_MIN_BYTES", 1024),
         )
 
     @property
