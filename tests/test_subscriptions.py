@@ -3,7 +3,9 @@
 import asyncio
 import json
 import os
+import shutil
 import time
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -168,3 +170,31 @@ async def test_two_processes_and_a_killed_listener_connection(settings, tenant):
                 await conn.close()
             await b.gql(key, RECORD, {"input": {"leadId": lead, "type": "FORM_SUBMITTED"}})
             assert (await events.next())["scoreChanged"]["score"] == 15
+
+
+CONFORMANCE = Path(__file__).parent.parent / "conformance"
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not (CONFORMANCE / "node_modules" / "graphql-ws").exists(),
+    reason="needs node and `npm ci` in conformance/ (make conformance runs the same script)",
+)
+async def test_graphql_ws_npm_client(settings, tenant):
+    """The `graphql-ws` npm client subscribes, sees the score an HTTP mutation produced within a
+    second, and is refused with 4401 for a bad key (conformance/subscribe.mjs)."""
+    async with live_server(settings.database_url) as server:
+        process = await asyncio.create_subprocess_exec(
+            "node",
+            "subscribe.mjs",
+            cwd=CONFORMANCE,
+            env={
+                **os.environ,
+                "LEADGRAPH_URL": server.http_url,
+                "LEADGRAPH_KEY": tenant.keys[Role.ADMIN],
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, output.decode()
+        assert b"refused with 4401" in output
