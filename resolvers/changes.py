@@ -1,5 +1,6 @@
 """Delta sync (`changes`) and the subscriptions, all read from the change log."""
 
+import asyncio
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,17 @@ def _loaders_for(event: Event, info: Info) -> Loaders:
     return loaders
 
 
+def _scoring_models(event: Event, info: Info) -> asyncio.Future:
+    """The workspace's scoring models, read once per batch however many subscribers ask."""
+    key = ("scoring_models", event.change.workspace_id)
+    future = event.batch.shared.get(key)
+    if future is None:
+        future = event.batch.shared[key] = asyncio.ensure_future(
+            info.context.loaders.scoring_models()
+        )
+    return future
+
+
 async def _events(info: Info, entities: frozenset[str], name: str) -> AsyncGenerator[Event, None]:
     with _broker(info).subscribe(info.context.workspace_id, entities, name) as subscriber:
         while True:
@@ -170,13 +182,13 @@ async def score_changed(
             continue
         if sales_ready_only and not detail.get("sales_ready"):
             continue
-        found = await info.context.loaders.load_scoring_models([str(detail["model"])])
-        if found[0] is None:
+        scoring_model = (await _scoring_models(event, info)).get(detail["model"])
+        if scoring_model is None:
             continue
         previous = detail.get("previous")
         yield ScoreChange(
             lead_id=change.record_id,
-            model=found[0],
+            model=scoring_model,
             previous_score=detail["score"] if previous is None else previous,
             score=detail["score"],
             grade=detail.get("grade"),
