@@ -6,11 +6,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as run_migrations
 
 from api.settings import Settings
-from models import ApiKey, Role, Workspace
+from models import ApiKey, Role, Workspace, change_triggers
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -26,6 +26,8 @@ async def _with_db(settings: Settings, work: Callable[[], Awaitable[None]]) -> N
 async def migrate(settings: Settings) -> None:
     try:
         await run_migrations(config=settings.tortoise_config())
+        # SQLite table rebuilds in later migrations drop triggers: put the change log's back.
+        await change_triggers.install(connections.get("default"))
     finally:
         await Tortoise.close_connections()
     print("Database migrated.")

@@ -297,3 +297,12 @@ async def test_replica_converges_under_concurrent_writers(settings, tenant):
     server = await tenant.gql("{ accounts(first: 100) { edges { node { id name } } } }")
     expected = {e["node"]["id"]: e["node"]["name"] for e in server["accounts"]["edges"]}
     assert replica == expected and len(expected) > 0
+
+
+async def test_every_change_log_trigger_exists_after_the_migrations(app):
+    """After the whole migration chain, every trigger of the change log is installed (a later
+    migration that rebuilds a table on SQLite would drop its triggers: this test says which;
+    `leadgraph migrate` re-installs them through models/change_triggers.install)."""
+    from models import change_triggers
+
+    assert await change_triggers.missing(connections.get("default")) == []
