@@ -32,11 +32,12 @@ LISTENER_NAME = "leadgraph-listener"  # application_name of the LISTEN connectio
 
 
 def subscription_opened(field_name: str) -> None:
-    """Hook: a subscription started (metrics wire their 'subscriptions open' gauge here)."""
+    """Hook: a client's subscription started (metrics wire their 'subscriptions open' gauge
+    here). Called per client operation by api/subscriptions.py, shared execution or not."""
 
 
 def subscription_closed(field_name: str) -> None:
-    """Hook: a subscription ended, for whatever reason."""
+    """Hook: a client's subscription ended, for whatever reason."""
 
 
 class SubscriberOverflow(Exception):
@@ -105,7 +106,6 @@ class Broker:
         subscriber = Subscriber(workspace_id, entities, asyncio.Queue(self.queue_size))
         self._subscribers.setdefault(workspace_id, set()).add(subscriber)
         self.wakeup.set()
-        subscription_opened(field_name)
         try:
             yield subscriber
         finally:
@@ -114,7 +114,6 @@ class Broker:
                 group.discard(subscriber)
                 if not group:
                     del self._subscribers[workspace_id]
-            subscription_closed(field_name)
 
     def publish(self, changes: list[Change]) -> None:
         batch = Batch()

@@ -15,10 +15,13 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    _OperationStreamClosed,
 )
 from strawberry.types.unset import UNSET
 
 from api.context import Context
+from api.events import subscription_closed, subscription_opened
+from api.shared_streams import SharedStreams, stream_key, subscription_field
 from models import Role
 
 # The one check of who may subscribe: roles outside this set are refused with 4403.
@@ -30,6 +33,41 @@ class NotAuthenticated(Exception):
 
 
 class SubscriptionProtocol(BaseGraphQLTransportWSHandler):
+    async def run_operation(self, operation: Any) -> None:
+        """Subscriptions join the shared execution of their (workspace, role, document,
+        variables); queries and mutations sent over the socket run as strawberry runs them."""
+        field = subscription_field(operation.query, operation.operation_name)
+        principal = getattr(self.context, "principal", None)
+        if field is None or principal is None:
+            await super().run_operation(operation)
+            return
+        key = stream_key(
+            principal.workspace_id,
+            principal.role.value,
+            operation.query,
+            operation.variables,
+            operation.operation_name,
+        )
+
+        def source() -> Any:
+            return self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=self.context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+
+        subscription_opened(field)
+        try:
+            async with self.view.shared_streams.join(key, source) as results:
+                await self._send_result_stream(operation, results)
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _OperationStreamClosed:
+            return
+        finally:
+            subscription_closed(field)
+
     async def handle_connection_init(self, message: Any) -> None:
         payload = message.get("payload")
         # Strawberry fills connection_params only on contexts declaring it; ours is shared
@@ -56,6 +94,13 @@ class WebSocketAuth:
 
     graphql_transport_ws_handler_class = SubscriptionProtocol
     websocket_adapter_class = TextWebSocketAdapter
+    _shared_streams: SharedStreams | None = None
+
+    @property
+    def shared_streams(self) -> SharedStreams:
+        if self._shared_streams is None:
+            self._shared_streams = SharedStreams(self.settings.subscriber_queue_size)  # type: ignore[attr-defined]
+        return self._shared_streams
 
     async def on_ws_connect(self, context: Context) -> Any:
         from resolvers.loaders import Loaders

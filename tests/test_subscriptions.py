@@ -11,8 +11,10 @@ import asyncpg
 import pytest
 import websockets
 from live import live_server, subscription
+from strawberry.types import ExecutionResult
 
 from api.events import Broker, SubscriberOverflow
+from api.shared_streams import SharedStreams
 from models import Role
 from models.changes import Change
 
@@ -198,3 +200,46 @@ async def test_graphql_ws_npm_client(settings, tenant):
         output, _ = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode == 0, output.decode()
         assert b"refused with 4401" in output
+
+
+async def test_identical_subscriptions_share_one_execution_and_outlive_each_other(settings, tenant):
+    """Two sockets subscribing with the same document and variables both receive each event
+    (executed once for both); when the first leaves, the second keeps receiving."""
+    async with live_server(settings.database_url) as server:
+        key = tenant.keys[Role.MARKETING]
+        _, lead = await contact_and_lead(server, key)
+        async with subscription(server, key, SCORES, {"lead": lead}) as second:
+            async with subscription(server, key, SCORES, {"lead": lead}) as first:
+                await asyncio.sleep(0.5)
+                await server.gql(key, RECORD, {"input": {"leadId": lead, "type": "FORM_SUBMITTED"}})
+                assert (await first.next())["scoreChanged"]["score"] == 5
+                assert (await second.next())["scoreChanged"]["score"] == 5
+            await asyncio.sleep(0.2)
+            await server.gql(key, RECORD, {"input": {"leadId": lead, "type": "FORM_SUBMITTED"}})
+            assert (await second.next())["scoreChanged"]["score"] == 15
+
+
+async def test_a_slow_socket_of_a_shared_subscription_is_ended_alone():
+    """In a shared subscription a listener whose queue is full gets the re-sync error and ends;
+    the other listener receives everything."""
+    streams = SharedStreams(queue_size=2)
+    feed: asyncio.Queue = asyncio.Queue()
+
+    async def source():
+        async def results():
+            while True:
+                yield await feed.get()
+
+        return results()
+
+    async with (
+        streams.join("k", source) as slow,
+        streams.join("k", source) as fast,
+    ):
+        received = []
+        for n in range(5):
+            await feed.put(ExecutionResult(data={"n": n}, errors=None))
+            received.append((await anext(fast)).data["n"])
+        assert received == [0, 1, 2, 3, 4]
+        results = [r async for r in slow]
+        assert results[-1].errors[0].message.startswith("This subscription fell too far behind")
