@@ -93,10 +93,11 @@ async def changes(
     info: Info,
     since: str | None = None,
     types: list[RecordTypeEnum] | None = None,
-    first: int = 100,
+    first: int | None = 100,
 ) -> ChangeFeed:
     """What changed after the token `since` (null: from the beginning), in commit order. Only
     changes of finished transactions are read, so a change committing late is never skipped."""
+    first = 100 if first is None else first
     if not 1 <= first <= MAX_CHANGES_PAGE:
         raise BadUserInput(f"first must be between 1 and {MAX_CHANGES_PAGE}.")
     now = datetime.now(UTC)
@@ -169,7 +170,7 @@ async def score_changed(
     info: Info,
     lead_id: relay.GlobalID | None = None,
     model_id: relay.GlobalID | None = None,
-    sales_ready_only: bool = False,
+    sales_ready_only: bool | None = False,
 ) -> AsyncGenerator[ScoreChange, None]:
     """Every committed change of a score, grade or readiness in the workspace."""
     lead = _optional_id(lead_id, "Lead", "leadId")
