@@ -306,3 +306,22 @@ async def test_every_change_log_trigger_exists_after_the_migrations(app):
     from models import change_triggers
 
     assert await change_triggers.missing(connections.get("default")) == []
+
+
+async def test_rows_older_than_the_retention_are_pruned(tenant):
+    """prune() (run by the dispatcher every hour) deletes change rows older than the retention
+    and keeps the rest."""
+    from models.changes import ChangeLog, prune
+
+    await tenant.mutate("createAccount", {"name": "Kept"}, "account { id }")
+    old = datetime.now(UTC) - timedelta(days=40)
+    await ChangeLog.create(
+        workspace_id=tenant.workspace.id, entity="account", kind="UPDATED", record_id=1, at=old
+    )
+    conn = connections.get("default")
+    await prune(conn, timedelta(days=30), datetime.now(UTC))
+    rows = await conn.execute_query_dict("SELECT at FROM change_log")
+    assert rows and all(
+        (r["at"] if isinstance(r["at"], datetime) else datetime.fromisoformat(r["at"])) > old
+        for r in rows
+    )
