@@ -28,6 +28,7 @@ from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.api_key import ApiKey, CreateApiKeyPayload
 from api.types.capture import CapturePayload
+from api.types.changes import ChangeFeed, LeadStatusChange, RecordChange
 from api.types.common import Connection, DeletePayload
 from api.types.contact import Contact, ContactPayload
 from api.types.duplicates import DuplicateGroup
@@ -43,7 +44,8 @@ from api.types.reports import (
     LeadStats,
     ScoreBucket,
 )
-from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPreview
+from api.types.scoring import ScoreChange, ScoringModel, ScoringModelPayload, ScoringModelPreview
+from api.types.webhook import CreateWebhookPayload, Webhook, WebhookDelivery
 from resolvers import (
     accounts,
     api_keys,
@@ -54,9 +56,11 @@ from resolvers import (
     lifecycle,
     merges,
 )
+from resolvers import changes as changes_
 from resolvers import duplicates as duplicates_
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
+from resolvers import webhooks as webhooks_
 from resolvers.reports import funnel as report_funnel
 from resolvers.reports import histogram as report_histogram
 from resolvers.reports import stats as report_stats
@@ -146,6 +150,19 @@ class Query:
         permission_classes=[CanRead],
         description="Groups of likely duplicate contacts or accounts (CONTACT or ACCOUNT), "
         "lowest id first, with the reason; merge them with mergeContacts / mergeAccounts.",
+    )
+    changes: ChangeFeed = strawberry.field(
+        resolver=changes_.changes,
+        permission_classes=[CanRead],
+        description="Delta sync for offline clients: what changed after the token `since` "
+        "(null: from the beginning), in commit order, deletions as tombstones. Never skips a "
+        "change, even when transactions commit out of order. A token older than "
+        "LEADGRAPH_CHANGE_RETENTION_DAYS is refused with SYNC_TOKEN_EXPIRED: sync from null.",
+    )
+    webhooks: list[Webhook] = strawberry.field(
+        resolver=webhooks_.webhooks,
+        permission_classes=[IsAdmin],
+        description="The workspace's webhooks.",
     )
 
 
@@ -272,6 +289,37 @@ class Mutation:
         "accounts and opportunities move to it, its empty fields are filled, they are deleted "
         "and the affected leads re-scored; refused if it would create a parent account cycle.",
     )
+    create_webhook: CreateWebhookPayload = strawberry.mutation(
+        resolver=webhooks_.create_webhook,
+        permission_classes=[IsAdmin],
+        description="Create a webhook; its signing secret is returned this once.",
+    )
+    delete_webhook: DeletePayload = strawberry.mutation(
+        resolver=webhooks_.delete_webhook,
+        permission_classes=[IsAdmin],
+        description="Delete a webhook and its delivery history.",
+    )
+
+
+@strawberry.type(
+    description="Live events over WebSocket (graphql-transport-ws at /graphql), only ever from "
+    "your workspace. A subscriber that falls behind is ended with an error: catch up with "
+    "`changes`, then subscribe again."
+)
+class Subscription:
+    score_changed: ScoreChange = strawberry.subscription(
+        resolver=changes_.score_changed,
+        description="A lead's score, grade or readiness moved (optionally one lead, one model, "
+        "or only changes that leave the lead sales-ready).",
+    )
+    lead_status_changed: LeadStatusChange = strawberry.subscription(
+        resolver=changes_.lead_status_changed,
+        description="A lead's status changed (optionally one lead).",
+    )
+    record_changed: RecordChange = strawberry.subscription(
+        resolver=changes_.record_changed,
+        description="Every committed create, update and delete (optionally of some types).",
+    )
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -326,7 +374,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[Interaction, Opportunity],
+        subscription=Subscription,
+        types=[Interaction, Opportunity, Webhook, WebhookDelivery],
         config=StrawberryConfig(relay_max_results=settings.max_page_size),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

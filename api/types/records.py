@@ -1,4 +1,5 @@
-"""RecordType: the kinds of records a query or feed can name (shared by several features)."""
+"""RecordType: the kinds of records a query or feed can name (shared by the change feed and
+`duplicates`). Each value is the record's table, which is what the change log stores."""
 
 from enum import Enum
 
@@ -7,8 +8,8 @@ import strawberry
 
 @strawberry.enum(description="A kind of record.")
 class RecordType(Enum):
-    ACCOUNT = "Account"
-    CONTACT = "Contact"
-    LEAD = "Lead"
-    INTERACTION = "Interaction"
-    SCORING_MODEL = "ScoringModel"
+    ACCOUNT = "account"
+    CONTACT = "contact"
+    LEAD = "lead"
+    INTERACTION = "interaction"
+    SCORING_MODEL = "scoring_model"

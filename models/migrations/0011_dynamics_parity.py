@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_rate_limit')]
+    dependencies = [('models', '0009_change_feed')]
 
     initial = False
 
