@@ -57,6 +57,8 @@ bench: install
 	$(BIN)/python bench/nested_reads.py
 	$(BIN)/python bench/record_interactions.py
 	$(BIN)/python bench/capture.py
+	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/rescore_models.py
 
 ## graphql-http's server audit against a real uvicorn (needs node and npm).
 conformance: install

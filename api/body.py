@@ -41,6 +41,12 @@ def problem(payload: Any, max_depth: int) -> str | None:
     return None
 
 
+def _persisted(payload: dict) -> bool:
+    """An automatic persisted query names its document by hash instead of sending it."""
+    extensions = payload.get("extensions")
+    return isinstance(extensions, dict) and "persistedQuery" in extensions
+
+
 def refusal(message: str, accept: str) -> JSONResponse:
     """400 in the media type the client asked for (GraphQL over HTTP)."""
     media = (
@@ -86,7 +92,7 @@ class JsonRequestGuard:
                 "The request body is not valid JSON (UTF-8 text, finite numbers, no lone "
                 "surrogates, at most 1,024 levels of nesting)."
             )
-        if isinstance(payload, dict) and not isinstance(payload.get("query"), str):
+        if isinstance(payload, dict) and payload.get("query") is None and not _persisted(payload):
             return "The request body needs a `query` string."
         return problem(payload, self.max_depth)
 

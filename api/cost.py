@@ -58,7 +58,7 @@ FIELD_COSTS: dict[str, FieldCost] = {
     "Query.interactionStats": FieldCost(aggregates=True),
     "Query.leadFunnel": FieldCost(aggregates=True),
     "Query.scoreHistogram": FieldCost(aggregates=True),
-    "Account.rollup": LIKE_LIST,
+    "Account.rollup": FieldCost(fixed=10),  # one batched aggregate per account
     # Duplicate detection (issue 12) compares records pairwise: a page, and always expensive.
     "Query.duplicates": FieldCost(paged=True, expensive=True),
     # The change feed (issue 10): a page of `first` changes.

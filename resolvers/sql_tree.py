@@ -80,6 +80,8 @@ ENTITIES = {
             "website": "{t}.website",
             "city": "{t}.city",
             "country": "{t}.country",
+            "numberOfEmployees": "{t}.number_of_employees",
+            "annualRevenue": "{t}.annual_revenue",
             "createdAt": _datetime("{t}.created_at"),
             "updatedAt": _datetime("{t}.updated_at"),
         },
