@@ -56,6 +56,7 @@ schema: install
 bench: install
 	$(BIN)/python bench/nested_reads.py
 	$(BIN)/python bench/record_interactions.py
+	$(BIN)/python bench/capture.py
 
 ## graphql-http's server audit against a real uvicorn (needs node and npm).
 conformance: install

@@ -21,12 +21,15 @@ from tortoise.migrations.executor import MigrationExecutor
 
 from api import graphiql, metrics
 from api.auth import ApiKeyAuthenticator, TokenVerifier
+from api.capture import CaptureEdge, CapturePreflight
 from api.context import Context, request_id
 from api.errors import is_database_outage
 from api.limits import BodySizeLimit
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
 from api.settings import Settings
+from models import Role
+from models.capture import expire_visits_periodically
 from models.periodic import run_periodically
 from resolvers.loaders import Loaders
 
@@ -117,11 +120,16 @@ class Authenticated:
     A browser asking for the GraphiQL page (GET, HTML, no query) gets it without a key."""
 
     def __init__(
-        self, app: GraphQLView, authenticator: ApiKeyAuthenticator, limiter: RateLimiter | None
+        self,
+        app: GraphQLView,
+        authenticator: ApiKeyAuthenticator,
+        limiter: RateLimiter | None,
+        capture: CaptureEdge,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.limiter = limiter
+        self.capture = capture
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
@@ -137,8 +145,16 @@ class Authenticated:
                 header = request.headers.get("authorization")
                 try:
                     principal = await self.authenticator.authenticate(header)
+                    if principal is not None and principal.role is Role.CAPTURE:
+                        refusal = await self.capture.refusal(principal, request)
+                        if refusal is not None:
+                            await refusal(scope, receive, send)
+                            return
+                        send = self.capture.with_cors(principal, request, send)
                     verdict = (
-                        await self.limiter.hit(principal.subject)
+                        await self.limiter.hit(
+                            principal.subject, limit=principal.rate_limit_per_minute
+                        )
                         if principal is not None and self.limiter is not None
                         else None
                     )
@@ -159,7 +175,8 @@ class Authenticated:
                     response = error_response(
                         429,
                         "RATE_LIMITED",
-                        f"More than {self.limiter.per_minute} requests a minute for this key.",
+                        f"More than {principal.rate_limit_per_minute or self.limiter.per_minute} "
+                        "requests a minute for this key.",
                         {"Retry-After": str(verdict.retry_after)},
                     )
                     await response(scope, receive, send)
@@ -216,11 +233,19 @@ def create_app(
             periodic = None
             if settings.rescore_interval_seconds > 0:
                 periodic = asyncio.create_task(run_periodically(settings.rescore_interval_seconds))
+            expiry = None
+            if settings.visit_retention_days > 0:
+                expiry = asyncio.create_task(expire_visits_periodically(settings))
             try:
                 yield
             finally:
                 if limiter is not None:
                     await limiter.aclose()
+                await capture.aclose()
+                if expiry is not None:
+                    expiry.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await expiry
                 if periodic is not None:
                     periodic.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -231,8 +256,10 @@ def create_app(
         if settings.rate_limit_per_minute > 0
         else None
     )
+    capture = CaptureEdge(settings)
     graphql = metrics.observed(
-        Authenticated(GraphQLView(settings, ide_headers), authenticator, limiter), settings
+        Authenticated(GraphQLView(settings, ide_headers), authenticator, limiter, capture),
+        settings,
     )
     app = Starlette(
         routes=[
@@ -252,6 +279,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             max_age=600,
         )
+    app.add_middleware(CapturePreflight, settings=settings)
     app.state.settings = settings
     app.state.authenticator = authenticator
     return app

@@ -62,6 +62,11 @@ POOL = Gauge(
     ["state"],
     multiprocess_mode="livesum",
 )
+CAPTURE_CALLS = Counter(
+    "leadgraph_capture_calls",
+    "Capture calls from landing pages (trackVisit, submitForm) by outcome (accepted, refused).",
+    ["call", "outcome"],
+)
 SUBSCRIPTIONS = Gauge(
     "leadgraph_subscriptions_open",
     "Open GraphQL subscriptions; summed over workers.",
@@ -94,6 +99,10 @@ def fast_path(*, answered: bool) -> None:
 
 def rate_limited() -> None:
     RATE_LIMITED.inc()
+
+
+def capture_call(call: str, outcome: str) -> None:
+    CAPTURE_CALLS.labels(call, outcome).inc()
 
 
 def subscription_opened() -> None:

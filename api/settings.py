@@ -57,6 +57,8 @@ class Settings:
     metrics: bool = False
     metrics_token: str | None = None
     log_format: str = "text"
+    visit_retention_days: int = 90
+    capture_rate_limit_per_address: int = 60
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -93,6 +95,8 @@ class Settings:
             metrics=_env_bool("LEADGRAPH_METRICS", False),
             metrics_token=os.environ.get("LEADGRAPH_METRICS_TOKEN") or None,
             log_format=_log_format(os.environ.get("LEADGRAPH_LOG_FORMAT") or "text"),
+            visit_retention_days=_env_int("LEADGRAPH_VISIT_RETENTION_DAYS", 90),
+            capture_rate_limit_per_address=_env_int("LEADGRAPH_CAPTURE_RATE_LIMIT_PER_ADDRESS", 60),
         )
 
     @property
