@@ -253,12 +253,31 @@ def lead_condition(f: LeadFilter | None, t: str, q: Sql) -> str:
 def interaction_condition(f: InteractionFilter | None, t: str, q: Sql) -> str:
     if f is None:
         return ""
-    return conjunction(
-        [
-            enum_condition(f.type, f"{t}.type", q),
-            datetime_condition(f.occurred_at, f"{t}.occurred_at", q),
-        ]
-    )
+    parts = [
+        enum_condition(f.type, f"{t}.type", q),
+        datetime_condition(f.occurred_at, f"{t}.occurred_at", q),
+    ]
+    if f.contact is not None:
+        parts.append(
+            _exists(
+                "contact",
+                "{a}.id = " + f"{t}.contact_id",
+                lambda a: contact_condition(f.contact, a, q),
+                q,
+                "c",
+            )
+        )
+    if f.lead is not None:
+        parts.append(
+            _exists(
+                "lead",
+                "{a}.id = " + f"{t}.lead_id",
+                lambda a: lead_condition(f.lead, a, q),
+                q,
+                "l",
+            )
+        )
+    return conjunction(parts)
 
 
 def _search(terms: str | None, exprs: list[str], q: Sql) -> str:

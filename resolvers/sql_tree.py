@@ -460,6 +460,7 @@ def sql_fast_path(settings):
     from graphql import ExecutionResult
     from strawberry.extensions import SchemaExtension
 
+    from api import metrics
     from models.sql import connection, is_postgres
 
     class SqlFastPath(SchemaExtension):
@@ -476,6 +477,7 @@ def sql_fast_path(settings):
                     ctx.operation_name,
                     ctx.variables,
                 )
+                metrics.fast_path(answered=plan is not None)
                 if plan is not None:
                     sql, params = plan
                     rows = await conn.execute_query_dict(sql, params)

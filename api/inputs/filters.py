@@ -154,3 +154,10 @@ class LeadListFilter:
 class InteractionFilter:
     type: InteractionTypeFilter | None = None
     occurred_at: DateTimeFilter | None = None
+    contact: ContactFilter | None = strawberry.field(
+        default=None, description="Who did it matches (interactions without a contact never do)."
+    )
+    lead: LeadFilter | None = strawberry.field(
+        default=None,
+        description="The lead it was recorded on matches (contact-level ones never do).",
+    )

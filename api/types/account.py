@@ -14,9 +14,11 @@ from models.sql import parse_datetime
 if TYPE_CHECKING:
     from api.types.contact import Contact
     from api.types.lead import Lead
+    from api.types.reports import AccountRollup
 
 ContactRef = Annotated["Contact", strawberry.lazy("api.types.contact")]
 LeadRef = Annotated["Lead", strawberry.lazy("api.types.lead")]
+RollupRef = Annotated["AccountRollup", strawberry.lazy("api.types.reports")]
 
 
 @strawberry.type(description="A company. Accounts may have a parent account and child accounts.")
@@ -102,6 +104,12 @@ class Account(relay.Node):
         return info.context.loaders.account_leads.load(
             self.id, first=first, after=after, filter=filter, order_by=order_by
         )
+
+    @strawberry.field(
+        description="Totals over this account and, by default, its whole hierarchy below."
+    )
+    def rollup(self, info: Info, include_child_accounts: bool | None = True) -> RollupRef:
+        return info.context.loaders.reports.rollup(self.id, include_child_accounts is not False)
 
 
 @strawberry.type(description="The result of creating or updating an account.")
