@@ -5,8 +5,8 @@ under an interaction-only model, next to a model that mixes every rule kind.
 
 Runs on LEADGRAPH_BENCH_DATABASE_URL (a copy of the seeded template, migrated). Each run is
 the three steps of `models.rescoring.rescore` over the whole workspace in one transaction, each
-timed, then rolled back so every run starts from the same data. Accounts without firmographics get deterministic
-ones first, so the attribute rules match some leads.
+timed, then rolled back so every run starts from the same data. Accounts without
+firmographics get deterministic ones first, so the attribute rules match some leads.
 """
 
 import argparse
