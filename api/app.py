@@ -21,17 +21,22 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.migrations.executor import MigrationExecutor
 
+from api import graphiql, metrics
 from api.auth import ApiKeyAuthenticator, TokenVerifier
+from api.capture import CaptureEdge, CapturePreflight
 from api.context import Context, request_id
 from api.dispatcher import webhook_dispatcher
 from api.errors import is_database_outage
 from api.events import change_events
+from api.export import ExportApp
 from api.limits import BodySizeLimit
 from api.persisted_queries import PersistedQueries, QueryStore
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
 from api.settings import Settings
 from api.subscriptions import WebSocketAuth
+from models import Role
+from models.capture import expire_visits_periodically
 from models.periodic import run_periodically
 from resolvers.loaders import Loaders
 
@@ -54,7 +59,7 @@ async def pending_migrations(settings: Settings) -> list[str]:
 class GraphQLView(WebSocketAuth, GraphQL):
     """Strawberry's ASGI view with our context and orjson encoding."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ide_headers: dict[str, str] | None = None) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -63,6 +68,11 @@ class GraphQLView(WebSocketAuth, GraphQL):
             allowed_origins=settings.cors_origins,
         )
         self.settings = settings
+        self.ide_headers = ide_headers
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page: assets served from the package, a hint on the API key."""
+        return graphiql.page(self.ide_headers)
 
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         # Absent only when the GraphiQL page is served, which executes nothing.
@@ -119,15 +129,23 @@ class Authenticated:
     A browser asking for the GraphiQL page (GET, HTML, no query) gets it without a key."""
 
     def __init__(
-        self, app: GraphQLView, authenticator: ApiKeyAuthenticator, limiter: RateLimiter | None
+        self,
+        app: GraphQLView,
+        authenticator: ApiKeyAuthenticator,
+        limiter: RateLimiter | None,
+        capture: CaptureEdge,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.limiter = limiter
+        self.capture = capture
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
-        token = request_id.set(request.headers.get("x-request-id") or uuid.uuid4().hex)
+        token = request_id.set(
+            request.headers.get("x-request-id")
+            or (request_id.get() if request_id.get() != "-" else uuid.uuid4().hex)
+        )
         accepts = wants_graphql_response.set(
             "application/graphql-response+json" in request.headers.get("accept", "")
         )
@@ -136,8 +154,16 @@ class Authenticated:
                 header = request.headers.get("authorization")
                 try:
                     principal = await self.authenticator.authenticate(header)
+                    if principal is not None and principal.role is Role.CAPTURE:
+                        refusal = await self.capture.refusal(principal, request)
+                        if refusal is not None:
+                            await refusal(scope, receive, send)
+                            return
+                        send = self.capture.with_cors(principal, request, send)
                     verdict = (
-                        await self.limiter.hit(principal.subject)
+                        await self.limiter.hit(
+                            principal.subject, limit=principal.rate_limit_per_minute
+                        )
                         if principal is not None and self.limiter is not None
                         else None
                     )
@@ -154,10 +180,12 @@ class Authenticated:
                     await unauthenticated(message)(scope, receive, send)
                     return
                 if verdict is not None and not verdict.allowed:
+                    metrics.rate_limited()
                     response = error_response(
                         429,
                         "RATE_LIMITED",
-                        f"More than {self.limiter.per_minute} requests a minute for this key.",
+                        f"More than {principal.rate_limit_per_minute or self.limiter.per_minute} "
+                        "requests a minute for this key.",
                         {"Retry-After": str(verdict.retry_after)},
                     )
                     await response(scope, receive, send)
@@ -190,7 +218,10 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, ide_headers: dict[str, str] | None = None
+) -> Starlette:
+    """`ide_headers` pre-fill GraphiQL's Headers tab: only `leadgraph quickstart` passes them."""
     settings = settings or Settings.from_env()
     tokens = (
         TokenVerifier(secret=settings.jwt_secret, public_key=settings.jwt_public_key)
@@ -211,6 +242,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             periodic = None
             if settings.rescore_interval_seconds > 0:
                 periodic = asyncio.create_task(run_periodically(settings.rescore_interval_seconds))
+            expiry = None
+            if settings.visit_retention_days > 0:
+                expiry = asyncio.create_task(expire_visits_periodically(settings))
             try:
                 async with (
                     change_events(settings) as (app.state.change_broker, app.state.change_source),
@@ -221,6 +255,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await query_store.aclose()
                 if limiter is not None:
                     await limiter.aclose()
+                await capture.aclose()
+                if expiry is not None:
+                    expiry.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await expiry
                 if periodic is not None:
                     periodic.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -231,18 +270,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.rate_limit_per_minute > 0
         else None
     )
+    capture = CaptureEdge(settings)
     query_store = QueryStore(settings.redis_url)
-    view = GraphQLView(settings)
-    graphql = Authenticated(PersistedQueries(view, query_store, settings), authenticator, limiter)
+    view = GraphQLView(settings, ide_headers)
+    graphql = metrics.observed(
+        Authenticated(
+            PersistedQueries(view, query_store, settings), authenticator, limiter, capture
+        ),
+        settings,
+    )
+    exports = ExportApp(view.schema, max_running=settings.db_pool_max // 2)
+    export = Authenticated(exports, authenticator, limiter, capture)  # type: ignore[arg-type]
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/export/{name}", export, methods=["GET"]),
             WebSocketRoute("/graphql", view),
         ],
         lifespan=lifespan,
     )
+    app.router.routes.extend([*graphiql.routes(settings), *metrics.routes(settings)])
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -253,6 +302,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             max_age=600,
         )
+    app.add_middleware(CapturePreflight, settings=settings)
     app.state.settings = settings
     app.state.authenticator = authenticator
     return app

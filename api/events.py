@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from tortoise import connections
 
+from api import metrics
 from api.settings import Settings
 from models.changes import COLUMNS, NOTIFY_CHANNEL, Change, background
 
@@ -32,12 +33,14 @@ LISTENER_NAME = "leadgraph-listener"  # application_name of the LISTEN connectio
 
 
 def subscription_opened(field_name: str) -> None:
-    """Hook: a client's subscription started (metrics wire their 'subscriptions open' gauge
-    here). Called per client operation by api/subscriptions.py, shared execution or not."""
+    """A client's subscription started: counted in the 'subscriptions open' gauge. Called per
+    client operation by api/subscriptions.py, shared execution or not."""
+    metrics.subscription_opened()
 
 
 def subscription_closed(field_name: str) -> None:
-    """Hook: a client's subscription ended, for whatever reason."""
+    """A client's subscription ended, for whatever reason."""
+    metrics.subscription_closed()
 
 
 class SubscriberOverflow(Exception):

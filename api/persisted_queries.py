@@ -163,8 +163,10 @@ class PersistedQueries:
             scope = {**scope, "query_string": urlencode(params).encode()}
 
         async def send_with_cache_headers(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 200:
-                headers = list(message.get("headers", []))
+            headers = list(message.get("headers", []))
+            own = any(name.lower() == b"cache-control" for name, _ in headers)
+            if message["type"] == "http.response.start" and message["status"] == 200 and not own:
+                # Query answers only: a page that sets its own (GraphiQL: no-store) keeps it.
                 headers.append((b"cache-control", self.cache_control))
                 headers.append((b"vary", b"Authorization"))
                 message = {**message, "headers": headers}

@@ -18,26 +18,52 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 
-from api.auth import CanEdit, CanMarket, IsAdmin
+from api.auth import CanCapture, CanEdit, CanMarket, CanRead, IsAdmin
+from api.capture import CaptureOnly
 from api.context import request_id
 from api.errors import ApiError, is_database_outage
 from api.limits import RejectNulCharacters, cost_limiter
+from api.metrics import OperationObserver
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.api_key import ApiKey, CreateApiKeyPayload
+from api.types.capture import CapturePayload
 from api.types.changes import ChangeFeed, LeadStatusChange, RecordChange
 from api.types.common import Connection, DeletePayload
 from api.types.contact import Contact, ContactPayload
+from api.types.duplicates import DuplicateGroup
 from api.types.interaction import Interaction, RecordInteractionPayload, RecordInteractionsPayload
 from api.types.lead import Lead, LeadPayload, QualifyLeadPayload
+from api.types.merge import MergePayload
 from api.types.opportunity import Opportunity
+from api.types.reports import (
+    SCORE_SOURCE,
+    ContactStats,
+    InteractionStats,
+    LeadFunnel,
+    LeadStats,
+    ScoreBucket,
+)
 from api.types.scoring import ScoreChange, ScoringModel, ScoringModelPayload, ScoringModelPreview
 from api.types.webhook import CreateWebhookPayload, Webhook, WebhookDelivery
-from resolvers import accounts, api_keys, contacts, interactions, leads, lifecycle
+from resolvers import (
+    accounts,
+    api_keys,
+    capture,
+    contacts,
+    interactions,
+    leads,
+    lifecycle,
+    merges,
+)
 from resolvers import changes as changes_
+from resolvers import duplicates as duplicates_
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
 from resolvers import webhooks as webhooks_
+from resolvers.reports import funnel as report_funnel
+from resolvers.reports import histogram as report_histogram
+from resolvers.reports import stats as report_stats
 from resolvers.sql_tree import sql_fast_path
 
 logger = logging.getLogger("leadgraph")
@@ -47,26 +73,33 @@ logger = logging.getLogger("leadgraph")
 class Query:
     node: relay.Node | None = strawberry.field(
         resolver=nodes_.node,
+        permission_classes=[CanRead],
         description="Any object by its global ID; null if it does not exist in your workspace.",
     )
     nodes: list[relay.Node | None] = strawberry.field(
         resolver=nodes_.nodes,
+        permission_classes=[CanRead],
         description="Several objects by global ID, in order; null for each that is not found.",
     )
     accounts: Connection[Account] = strawberry.field(
         resolver=accounts.accounts,
+        permission_classes=[CanRead],
         description="Accounts, filtered, searched (name, website, city) and sorted.",
     )
     contacts: Connection[Contact] = strawberry.field(
         resolver=contacts.contacts,
+        permission_classes=[CanRead],
         description="Contacts, filtered, searched (names, email, company) and sorted.",
     )
     leads: Connection[Lead] = strawberry.field(
         resolver=leads.leads,
+        permission_classes=[CanRead],
         description="Leads, filtered, searched (topic, names, email, company) and sorted.",
     )
     scoring_models: list[ScoringModel] = strawberry.field(
-        resolver=scoring.scoring_models, description="The workspace's scoring models."
+        resolver=scoring.scoring_models,
+        permission_classes=[CanRead],
+        description="The workspace's scoring models.",
     )
     api_keys: list[ApiKey] = strawberry.field(
         resolver=api_keys.api_keys,
@@ -75,10 +108,52 @@ class Query:
     )
     preview_scoring_model: ScoringModelPreview = strawberry.field(
         resolver=scoring.preview_scoring_model,
+        permission_classes=[CanRead],
         description="What a scoring model would do to the workspace's leads, without writing.",
+    )
+    # Reporting
+    lead_stats: LeadStats = strawberry.field(
+        resolver=report_stats.lead_stats,
+        permission_classes=[CanRead],
+        description="Lead counts and score statistics, in total and grouped by `groupBy` "
+        "(empty: only the total), over the leads the filter and search match. Computed by the "
+        "database in one statement over every matching lead; more groups than "
+        "LEADGRAPH_MAX_REPORT_GROUPS is BAD_USER_INPUT. CREATED_AT buckets by `interval` "
+        "(default MONTH) in `timeZone` (IANA name, default UTC). " + SCORE_SOURCE,
+    )
+    contact_stats: ContactStats = strawberry.field(
+        resolver=report_stats.contact_stats,
+        permission_classes=[CanRead],
+        description="Contact counts, in total and grouped by `groupBy`, in one statement "
+        "(see leadStats for buckets and the group limit).",
+    )
+    interaction_stats: InteractionStats = strawberry.field(
+        resolver=report_stats.interaction_stats,
+        permission_classes=[CanRead],
+        description="Interaction counts, in total and grouped by `groupBy`, in one statement "
+        "(see leadStats for buckets and the group limit).",
+    )
+    lead_funnel: LeadFunnel = strawberry.field(
+        resolver=report_funnel.lead_funnel,
+        permission_classes=[CanRead],
+        description="Per status, the leads that entered it in [from, to), how many are still "
+        "there and the median hours until they moved on; from the lead history.",
+    )
+    score_histogram: list[ScoreBucket] = strawberry.field(
+        resolver=report_histogram.score_histogram,
+        permission_classes=[CanRead],
+        description="Leads per score bucket of `bucketSize` points under a scoring model "
+        "(`modelId`, default the primary), from the lowest to the highest non-empty bucket.",
+    )
+    duplicates: list[DuplicateGroup] = strawberry.field(
+        resolver=duplicates_.duplicates,
+        permission_classes=[CanRead],
+        description="Groups of likely duplicate contacts or accounts (CONTACT or ACCOUNT), "
+        "lowest id first, with the reason; merge them with mergeContacts / mergeAccounts.",
     )
     changes: ChangeFeed = strawberry.field(
         resolver=changes_.changes,
+        permission_classes=[CanRead],
         description="Delta sync for offline clients: what changed after the token `since` "
         "(null: from the beginning), in commit order, deletions as tombstones. Never skips a "
         "change, even when transactions commit out of order. A token older than "
@@ -187,6 +262,33 @@ class Mutation:
         permission_classes=[CanEdit],
         description="Reopen a QUALIFIED or DISQUALIFIED lead as NEW.",
     )
+    track_visit: CapturePayload = strawberry.mutation(
+        resolver=capture.track_visit,
+        permission_classes=[CanCapture],
+        description="Record a page visit of a browser (CAPTURE keys and up): anonymous until the "
+        "visitor submits a form, then its contact's PAGE_VISITED interaction, re-scored at once.",
+    )
+    submit_form: CapturePayload = strawberry.mutation(
+        resolver=capture.submit_form,
+        permission_classes=[CanCapture],
+        description="A landing-page form (CAPTURE keys and up), in one transaction: the contact "
+        "by email, the open lead by topic, a FORM_SUBMITTED interaction, the visitor's earlier "
+        "visits stitched, one re-score. Answers only `accepted` or input errors.",
+    )
+    merge_contacts: MergePayload = strawberry.mutation(
+        resolver=merges.merge_contacts,
+        permission_classes=[CanEdit],
+        description="Merge up to 10 contacts into a survivor: their leads, interactions, "
+        "opportunities and primary-contact roles move to it, its empty fields are filled, they "
+        "are deleted and the affected leads re-scored, in one transaction.",
+    )
+    merge_accounts: MergePayload = strawberry.mutation(
+        resolver=merges.merge_accounts,
+        permission_classes=[CanEdit],
+        description="Merge up to 10 accounts into a survivor: their contacts, leads, child "
+        "accounts and opportunities move to it, its empty fields are filled, they are deleted "
+        "and the affected leads re-scored; refused if it would create a parent account cycle.",
+    )
     create_webhook: CreateWebhookPayload = strawberry.mutation(
         resolver=webhooks_.create_webhook,
         permission_classes=[IsAdmin],
@@ -283,7 +385,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             *([] if settings.introspection else [DisableIntrospection]),
             cost_limiter(settings.max_query_cost, settings.default_page_size),
             RejectNulCharacters,
+            CaptureOnly,
             *([sql_fast_path(settings)] if settings.sql_fast_path else []),
             lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),
+            *([OperationObserver] if settings.metrics or settings.log_format == "json" else []),
         ],
     )

@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "models.scoring_model",
     "models.opportunity",
     "models.rate_limit",
+    "models.capture",
     "models.changes",
     "models.webhooks",
     "models.persisted_query",

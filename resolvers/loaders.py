@@ -7,6 +7,7 @@ whatever the page sizes.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -21,6 +22,7 @@ from api.types.scoring import LeadScore, ScoringModel
 from models import LeadStatus
 from models import ScoringModel as ScoringModelRow
 from models.sql import Sql, conjunction, connection, fetch, is_postgres, parse_datetime, parse_json
+from resolvers import touches
 from resolvers.filtering import (
     account_condition,
     contact_condition,
@@ -37,6 +39,7 @@ from resolvers.pagination import (
     sort_keys,
     to_connection,
 )
+from resolvers.reports.rollups import ReportLoaders
 
 NODE_TYPES: dict[str, Callable[[dict], Any]] = {
     "account": Account.from_row,
@@ -183,6 +186,9 @@ class Loaders:
         self.lead_scores = DataLoader(self._lead_scores)
         self.lead_history = DataLoader(self._lead_history)
         self._scoring_models: dict[int, ScoringModel] | None = None
+        self.lead_touches = DataLoader(partial(touches.lead_touches, workspace_id))
+        self.contact_first_touch = DataLoader(partial(touches.contact_first_touches, workspace_id))
+        self.reports = ReportLoaders(workspace_id)  # Account.rollup (reporting)
 
     async def scoring_models(self) -> dict[int, ScoringModel]:
         """The workspace's scoring models by id, read once per request."""
@@ -217,6 +223,7 @@ class Loaders:
                     grade=r["grade"],
                     sales_ready=bool(r["sales_ready"]),
                     counts=parse_json(r["counts"]) or [],
+                    contributions=parse_json(r.get("contributions")),
                 )
                 for r in rows.get(lead_id, [])
                 if r["model_id"] in models and models[r["model_id"]].active

@@ -80,6 +80,8 @@ ENTITIES = {
             "website": "{t}.website",
             "city": "{t}.city",
             "country": "{t}.country",
+            "numberOfEmployees": "{t}.number_of_employees",
+            "annualRevenue": "{t}.annual_revenue",
             "createdAt": _datetime("{t}.created_at"),
             "updatedAt": _datetime("{t}.updated_at"),
         },
@@ -458,6 +460,7 @@ def sql_fast_path(settings):
     from graphql import ExecutionResult
     from strawberry.extensions import SchemaExtension
 
+    from api import metrics
     from models.sql import connection, is_postgres
 
     class SqlFastPath(SchemaExtension):
@@ -474,6 +477,7 @@ def sql_fast_path(settings):
                     ctx.operation_name,
                     ctx.variables,
                 )
+                metrics.fast_path(answered=plan is not None)
                 if plan is not None:
                     sql, params = plan
                     rows = await conn.execute_query_dict(sql, params)

@@ -77,6 +77,20 @@ async def test_missing_or_bad_key_is_refused_with_4401(settings, key):
         assert closed.value.rcvd.code == 4401
 
 
+async def test_publishable_capture_key_may_not_subscribe_4403(settings, tenant):
+    """A CAPTURE key (embedded in web pages) is a valid key, so not 4401, but its role may not
+    subscribe: the socket closes with 4403 before any subscription starts."""
+    async with (
+        live_server(settings.database_url) as server,
+        websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        payload = {"Authorization": f"Bearer {tenant.keys[Role.CAPTURE]}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd.code == 4403
+
+
 async def test_key_in_the_upgrade_header_and_status_and_record_events(settings, tenant):
     """The key may come in the upgrade request's header; leadStatusChanged and recordChanged
     (filtered by type) deliver the lead's status change and the record's update."""

@@ -7,15 +7,7 @@ import strawberry
 from strawberry import relay
 
 from api.types.lead import Lead, LeadEvent
-
-
-@strawberry.enum(description="The kinds of records the change feed reports.")
-class RecordType(Enum):
-    ACCOUNT = "account"
-    CONTACT = "contact"
-    LEAD = "lead"
-    INTERACTION = "interaction"
-    SCORING_MODEL = "scoring_model"
+from api.types.records import RecordType
 
 
 @strawberry.enum(description="What happened to a record.")

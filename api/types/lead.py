@@ -7,6 +7,7 @@ from strawberry import relay
 
 from api.context import Info
 from api.inputs.filters import InteractionFilter, LeadStatusEnum
+from api.types.capture import Touch
 from api.types.common import Connection, UserError
 from models.sql import parse_datetime
 
@@ -46,8 +47,14 @@ class Lead(relay.Node):
     last_name: str | None
     email: str | None
     company_name: str | None
-    score: int = strawberry.field(description="The score under the primary scoring model.")
-    grade: str | None = strawberry.field(description="The grade under the primary scoring model.")
+    score: int = strawberry.field(
+        description="The score under the primary scoring model; 0 when the lead is outside that "
+        "model's entry criteria (appliesTo)."
+    )
+    grade: str | None = strawberry.field(
+        description="The grade under the primary scoring model; null when the lead is outside "
+        "that model's entry criteria."
+    )
     sales_ready: bool = strawberry.field(description="True when any active model says so.")
     created_at: datetime
     updated_at: datetime
@@ -105,13 +112,29 @@ class Lead(relay.Node):
             self.id, first=first, after=after, filter=filter
         )
 
-    @strawberry.field(description="One score per active scoring model, each with its breakdown.")
+    @strawberry.field(
+        description="One score per active scoring model whose entry criteria the lead meets, "
+        "each with its breakdown."
+    )
     def scores(self, info: Info) -> list[LeadScoreRef]:
         return info.context.loaders.lead_scores.load(self.id)
 
     @strawberry.field(description="Every status change, oldest first.")
     def history(self, info: Info) -> list[LeadEvent]:
         return info.context.loaders.lead_history.load(self.id)
+
+    @strawberry.field(
+        description="Attribution: the first page visit that counts for the lead (its contact's "
+        "tracked and stitched visits), with its URL, referrer and UTM."
+    )
+    async def first_touch(self, info: Info) -> Touch | None:
+        touches = await info.context.loaders.lead_touches.load(self.id)
+        return touches[0] if touches else None
+
+    @strawberry.field(description="Attribution: the last page visit that counts for the lead.")
+    async def last_touch(self, info: Info) -> Touch | None:
+        touches = await info.context.loaders.lead_touches.load(self.id)
+        return touches[1] if touches else None
 
     @strawberry.field(description="The opportunity the lead was qualified into.")
     def opportunity(self, info: Info) -> OpportunityRef | None:
