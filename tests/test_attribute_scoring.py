@@ -233,6 +233,10 @@ async def test_rule_validation_refuses_clearly(tenant):
             ["rules", "0", "metadataContains"],
         ),
         (
+            {"interactionType": "MEETING", "points": 1, "metadataContains": {'a"b': 1}},
+            ["rules", "0", "metadataContains"],
+        ),
+        (
             {"leadMatches": {"account": {"id": {"eq": "Q29udGFjdDox"}}}, "points": 1},
             ["rules", "0", "leadMatches"],
         ),
