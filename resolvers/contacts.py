@@ -1,7 +1,10 @@
 """contacts, createContact, updateContact, deleteContact."""
 
+from datetime import UTC, datetime
+
 from strawberry import relay
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from api.context import Info
@@ -84,6 +87,17 @@ async def _contact_values(input_, workspace_id: int, contact_id: int | None) -> 
     return values
 
 
+async def _move_leads(contact_id: int, account_id: int, workspace_id: int) -> None:
+    """A contact's leads belong to its account (createLead, mergeContacts): a lead left on its
+    old account (or none) would keep failing its own account check, and its `account` filters
+    and attribute rules, which read lead.account_id, would never see the new account."""
+    await (
+        LeadRow.filter(workspace_id=workspace_id, contact_id=contact_id)
+        .filter(Q(account_id__isnull=True) | ~Q(account_id=account_id))
+        .update(account_id=account_id, updated_at=datetime.now(UTC))
+    )
+
+
 async def _save(info: Info, input_, contact_id_gid: relay.GlobalID | None) -> ContactPayload:
     workspace_id = info.context.workspace_id
     actor = info.context.principal.api_key_name if info.context.principal else None
@@ -98,17 +112,21 @@ async def _save(info: Info, input_, contact_id_gid: relay.GlobalID | None) -> Co
             else:
                 existing = await fetch_in_workspace(ContactRow, contact_id_gid, workspace_id, "id")
                 values = await _contact_values(input_, workspace_id, existing.id)
+                account_id = values.get("account_id")
                 change = await lock_affected_leads(  # leads before the contact: see the module
                     conn,
                     workspace_id,
                     contact_ids=[existing.id],
-                    account_ids=[existing.account_id, values.get("account_id")],  # type: ignore[attr-defined]
+                    account_ids=[existing.account_id, account_id],  # type: ignore[attr-defined]
+                    always=account_id is not None,  # its leads move below
                 )
                 row = await fetch_in_workspace(
                     ContactRow, contact_id_gid, workspace_id, "id", lock=True
                 )
                 row.update_from_dict(values)
                 await row.save()
+                if account_id is not None:
+                    await _move_leads(row.id, account_id, workspace_id)
             await change.rescore(conn, actor=actor)
     except DomainErrors as e:
         return ContactPayload(contact=None, user_errors=user_errors(e.errors))
