@@ -305,7 +305,11 @@ def check_no_leak(response) -> dict:
     return body
 
 
-@FUZZ
+# Half the examples each: these two add to the five above, and CI runs them on both databases.
+HALF = settings(FUZZ, max_examples=max(EXAMPLES // 2, 10))
+
+
+@HALF
 @given(case=WITH_VARIABLES)
 async def test_fuzzed_variables(world, case):
     """Valid and invalid values for every variable of every root field (edge numbers, NaN and
@@ -354,7 +358,7 @@ BODIES = st.one_of(
 )
 
 
-@FUZZ
+@HALF
 @given(body=BODIES)
 async def test_fuzzed_http_bodies(world, body):
     """Arbitrary bytes, non-object JSON, deep nesting and invalid UTF-8 posted as
