@@ -34,7 +34,7 @@ from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPre
 from resolvers import accounts, api_keys, contacts, interactions, leads, lifecycle
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
-from resolvers.sql_tree import sql_fast_path
+from resolvers.compiler import read_path
 
 logger = logging.getLogger("leadgraph")
 
@@ -235,7 +235,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             *([] if settings.introspection else [DisableIntrospection]),
             cost_limiter(settings.max_query_cost, settings.default_page_size),
             RejectNulCharacters,
-            *([sql_fast_path(settings)] if settings.sql_fast_path else []),
+            # The read path: after every limit and permission check above, before masking.
+            *([read_path(settings)] if settings.sql_fast_path else []),
             lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),
         ],
     )
