@@ -88,6 +88,9 @@ def connection(
 ) -> str:
     """The JSON of a connection: edges, pageInfo and totalCount as selected."""
     d = c.dialect
+    for cursor_text in (args.after, args.before):
+        if cursor_text is not None:
+            decode_cursor(keys, cursor_text)  # a bad cursor is the client's error, page or not
     p = c.alias()
     scan = tuple(k.reversed() for k in keys) if args.backward else keys
     shown = f"{p}.lg_rn <= {int(size)}"
@@ -117,7 +120,7 @@ def connection(
             return has_more
         uses_page = True
         row = first_shown if name == "startCursor" else last_shown
-        return d.nullable(f"MAX(CASE WHEN {p}.lg_rn = {row} THEN {cursor} END)")
+        return d.nullable(f"MAX(CASE WHEN {p}.lg_rn = {row} AND {shown} THEN {cursor} END)")
 
     def connection_field(name: str, group: list) -> str:
         nonlocal uses_page
