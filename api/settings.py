@@ -4,7 +4,10 @@ import os
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from tortoise.backends.base.config_generator import expand_db_url
+
 from models import MODEL_MODULES
+from models.pool import keep_session
 
 DEFAULT_DATABASE_URL = "sqlite://leadgraph.sqlite3"
 
@@ -96,8 +99,13 @@ class Settings:
             query.setdefault("minsize", str(self.db_pool_min))
             query.setdefault("maxsize", str(self.db_pool_max))
             url = urlunsplit(parts._replace(query=urlencode(query)))
+        connection: str | dict = url
+        if self.is_postgres:
+            # The pool's reset without its round trip per request (models/pool.py).
+            connection = expand_db_url(url)
+            connection["credentials"]["reset"] = keep_session
         return {
-            "connections": {"default": url},
+            "connections": {"default": connection},
             "apps": {
                 "models": {
                     "models": MODEL_MODULES,
