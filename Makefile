@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install run serve test test-postgres lint format schema bench conformance clean
+.PHONY: install run serve test test-postgres lint format schema bench bench-peer conformance clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ schema: install
 bench: install
 	$(BIN)/python bench/nested_reads.py
 	$(BIN)/python bench/record_interactions.py
+
+## leadgraph and PostGraphile v5 side by side on the bench database (needs wrk, npm; not in CI).
+bench-peer: install
+	cd bench/postgraphile && npm install --no-audit --no-fund && npm install-scripts approve node && npm rebuild node
+	$(BIN)/python bench/peer.py
 
 ## graphql-http's server audit against a real uvicorn (needs node and npm).
 conformance: install

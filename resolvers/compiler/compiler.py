@@ -167,7 +167,8 @@ class Compiler:
 
     def array(self, item: str, rows: str, alias: str, order: str) -> str:
         """A JSON array of `item` over the rows of the SELECT `rows` (aliased `alias`)."""
-        return f"(SELECT {self.dialect.agg(item, order)} FROM ({rows} ORDER BY {order}) {alias})"
+        rows = f"{rows}{self.dialect.rows_in_order(order)}"
+        return f"(SELECT {self.dialect.agg(item, order)} FROM ({rows}) {alias})"
 
     def to_one(self, relation: ToOne, group: list[FieldDetails], t: str) -> str:
         target = ENTITIES[relation.target]

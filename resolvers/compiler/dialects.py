@@ -48,6 +48,10 @@ class Postgres:
         filt = f" FILTER (WHERE {where})" if where else ""
         return f"COALESCE(json_agg({expr} ORDER BY {order}){filt}, '[]'::json)"
 
+    def rows_in_order(self, order: str) -> str:
+        """The ORDER BY a derived table needs for its aggregate: none, `agg` orders itself."""
+        return ""
+
     def text(self, value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
@@ -148,6 +152,9 @@ class Sqlite(Postgres):
         # SQLite 3.40 has no ORDER BY inside aggregates: the rows come ordered.
         filt = f" FILTER (WHERE {where})" if where else ""
         return f"'[' || IFNULL(group_concat({expr}, ','){filt}, '') || ']'"
+
+    def rows_in_order(self, order: str) -> str:
+        return f" ORDER BY {order}"
 
     def text(self, value: str) -> str:
         return "'" + ('"' + value + '"').replace("'", "''") + "'"

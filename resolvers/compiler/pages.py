@@ -138,6 +138,6 @@ def connection(
     rows = limited_rows(c, source, keys, args, size)
     page = (
         f"(SELECT {p}.*, ROW_NUMBER() OVER (ORDER BY {order_clause(scan, p)}) AS lg_rn, "
-        f"COUNT(*) OVER () AS lg_n FROM {rows} {p} ORDER BY {display})"
+        f"COUNT(*) OVER () AS lg_n FROM {rows} {p}{d.rows_in_order(display)})"
     )
     return f"(SELECT {body} FROM {page} {p})"
