@@ -36,23 +36,23 @@ NESTED_PG = """{ allAccounts(first: 20, orderBy: PRIMARY_KEY_ASC, condition: {wo
     leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { edges { node { topic status score } } }
     interactionsByContactId(first: 5, orderBy: [OCCURRED_AT_DESC, PRIMARY_KEY_DESC]) {
       edges { node { type occurredAt } } } } } } } } } }"""
-NESTED_LG_FRAGMENTS = """query Accounts { accounts(first: 20) { __typename edges { __typename node { ...A } } } }
-fragment A on Account { __typename id name contacts(first: 20) { __typename edges { __typename node { ...C } } } }
-fragment C on Contact { __typename id firstName lastName email
-  leads(first: 10) { __typename edges { __typename node { ...L } } }
-  interactions(first: 5) { __typename edges { __typename node { ...I } } } }
-fragment L on Lead { __typename id topic status score }
-fragment I on Interaction { __typename id type occurredAt }"""
+NESTED_LG_FRAGMENTS = """query Accounts { accounts(first: 20) { edges { node { ...A } } } }
+fragment A on Account { name contacts(first: 20) { edges { node { ...C } } } }
+fragment C on Contact { firstName lastName email
+  leads(first: 10) { edges { node { ...L } } }
+  interactions(first: 5) { edges { node { ...I } } } }
+fragment L on Lead { topic status score }
+fragment I on Interaction { type occurredAt }"""
 NESTED_PG_FRAGMENTS = """query Accounts { allAccounts(first: 20, orderBy: PRIMARY_KEY_ASC, condition: {workspaceId: {ws}}) {
-  __typename edges { __typename node { ...A } } } }
-fragment A on Account { __typename id name contactsByAccountId(first: 20, orderBy: PRIMARY_KEY_ASC) {
-  __typename edges { __typename node { ...C } } } }
-fragment C on Contact { __typename id firstName lastName email
-  leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { __typename edges { __typename node { ...L } } }
+  edges { node { ...A } } } }
+fragment A on Account { name contactsByAccountId(first: 20, orderBy: PRIMARY_KEY_ASC) {
+  edges { node { ...C } } } }
+fragment C on Contact { firstName lastName email
+  leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { edges { node { ...L } } }
   interactionsByContactId(first: 5, orderBy: [OCCURRED_AT_DESC, PRIMARY_KEY_DESC]) {
-    __typename edges { __typename node { ...I } } } }
-fragment L on Lead { __typename id topic status score }
-fragment I on Interaction { __typename id type occurredAt }"""
+    edges { node { ...I } } } }
+fragment L on Lead { topic status score }
+fragment I on Interaction { type occurredAt }"""
 LIST_LG = """{ contacts(first: 50, filter: {account: {industry: {eq: "Retail"}},
   leads: {some: {topic: {eq: "Solar"}}}}, orderBy: [{field: LAST_NAME}]) {
   edges { node { firstName lastName email account { name } } } } }"""
@@ -62,34 +62,34 @@ LIST_PG = """{ allContacts(first: 50, condition: {workspaceId: {ws}}, filter: {
   edges { node { firstName lastName email accountByAccountId { name } } } } }"""
 LIST_LG_FRAGMENTS = """query Contacts { contacts(first: 50, filter: {account: {industry: {eq: "Retail"}},
   leads: {some: {topic: {eq: "Solar"}}}}, orderBy: [{field: LAST_NAME}]) {
-  __typename edges { __typename node { ...C } } } }
-fragment C on Contact { __typename id firstName lastName email account { ...A } }
-fragment A on Account { __typename id name }"""
+  edges { node { ...C } } } }
+fragment C on Contact { firstName lastName email account { ...A } }
+fragment A on Account { name }"""
 LIST_PG_FRAGMENTS = """query Contacts { allContacts(first: 50, condition: {workspaceId: {ws}}, filter: {
   accountByAccountId: {industry: {equalTo: "Retail"}},
   leadsByContactId: {some: {topic: {equalTo: "Solar"}}}}, orderBy: [LAST_NAME_ASC, PRIMARY_KEY_ASC]) {
-  __typename edges { __typename node { ...C } } } }
-fragment C on Contact { __typename id firstName lastName email accountByAccountId { ...A } }
-fragment A on Account { __typename id name }"""
+  edges { node { ...C } } } }
+fragment C on Contact { firstName lastName email accountByAccountId { ...A } }
+fragment A on Account { name }"""
 ONE_LG = """query($id: ID!) { node(id: $id) { ... on Contact { firstName lastName email jobTitle
   account { name industry } leads(first: 10) { edges { node { topic status source score } } } } } }"""
 ONE_PG = """query($id: Int!) { contactByRowId(rowId: $id) { firstName lastName email jobTitle
   accountByAccountId { name industry }
   leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { edges { node { topic status source score } } } } }"""
-ONE_LG_FRAGMENTS = """query Contact($id: ID!) { node(id: $id) { __typename id ...C } }
-fragment C on Contact { __typename id firstName lastName email jobTitle account { ...A }
-  leads(first: 10) { __typename edges { __typename node { ...L } } } }
-fragment A on Account { __typename id name industry }
-fragment L on Lead { __typename id topic status source score }"""
-ONE_PG_FRAGMENTS = """query Contact($id: Int!) { contactByRowId(rowId: $id) { __typename id ...C } }
-fragment C on Contact { __typename id firstName lastName email jobTitle accountByAccountId { ...A }
-  leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { __typename edges { __typename node { ...L } } } }
-fragment A on Account { __typename id name industry }
-fragment L on Lead { __typename id topic status source score }"""
+ONE_LG_FRAGMENTS = """query Contact($id: ID!) { node(id: $id) { ...C } }
+fragment C on Contact { firstName lastName email jobTitle account { ...A }
+  leads(first: 10) { edges { node { ...L } } } }
+fragment A on Account { name industry }
+fragment L on Lead { topic status source score }"""
+ONE_PG_FRAGMENTS = """query Contact($id: Int!) { contactByRowId(rowId: $id) { ...C } }
+fragment C on Contact { firstName lastName email jobTitle accountByAccountId { ...A }
+  leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { edges { node { ...L } } } }
+fragment A on Account { name industry }
+fragment L on Lead { topic status source score }"""
 
 WORKLOADS = [
     ("20 accounts > 20 contacts > 10 leads + 5 interactions", NESTED_LG, NESTED_PG),
-    ("  the same, one fragment per type (Apollo style)", NESTED_LG_FRAGMENTS, NESTED_PG_FRAGMENTS),
+    ("  the same, one fragment per type", NESTED_LG_FRAGMENTS, NESTED_PG_FRAGMENTS),
     ("50 contacts filtered by related rows, sorted", LIST_LG, LIST_PG),
     ("  the same with fragments", LIST_LG_FRAGMENTS, LIST_PG_FRAGMENTS),
     ("one contact by id with account and leads", ONE_LG, ONE_PG),

@@ -20,10 +20,13 @@ from graphql import (
     GraphQLNonNull,
     GraphQLSchema,
     InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
     NamedTypeNode,
     NameNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     print_ast,
 )
 
@@ -109,3 +112,55 @@ class Rewriter:
 def with_fragments(schema: GraphQLSchema, document: DocumentNode, seed: int) -> str:
     """The query text as a client library would send it."""
     return print_ast(Rewriter(schema, random.Random(seed)).document(document))
+
+
+VALID_IDS = ("QWNjb3VudDox", "Q29udGFjdDox", "TGVhZDox", "U2NvcmluZ01vZGVsOjE=")
+
+
+def _realistic_arguments(field: FieldNode) -> tuple:
+    arguments = []
+    names = {a.name.value for a in field.arguments or ()}
+    for argument in field.arguments or ():
+        name, value = argument.name.value, argument.value
+        if name in ("after", "before") or (name == "last" and "first" in names):
+            continue  # random cursors and first+last are client errors
+        if name in ("first", "last") and isinstance(value, IntValueNode):
+            value = IntValueNode(value=str(min(max(int(value.value), 0), 100)))
+        elif name == "id" and isinstance(value, StringValueNode):
+            value = StringValueNode(value=VALID_IDS[len(value.value) % len(VALID_IDS)])
+        elif name == "ids" and isinstance(value, ListValueNode):
+            value = ListValueNode(
+                values=tuple(StringValueNode(value=i) for i in VALID_IDS[: len(value.values)])
+            )
+        arguments.append(replace(argument, value=value))
+    return tuple(arguments)
+
+
+def _realistic(node: SelectionSetNode | None) -> SelectionSetNode | None:
+    if node is None:
+        return None
+    selections = []
+    for sel in node.selections:
+        if isinstance(sel, FieldNode):
+            sel = replace(
+                sel,
+                arguments=_realistic_arguments(sel),
+                selection_set=_realistic(sel.selection_set),
+            )
+        elif isinstance(sel, InlineFragmentNode):
+            sel = replace(sel, selection_set=_realistic(sel.selection_set))
+        selections.append(sel)
+    return SelectionSetNode(selections=tuple(selections))
+
+
+def realistic(document: DocumentNode) -> DocumentNode:
+    """The same query without what only a fuzzer sends: random cursors and IDs, page sizes out of
+    range, `first` with `last` (the compiler declines those as client errors, as it should)."""
+    return DocumentNode(
+        definitions=tuple(
+            replace(d, selection_set=_realistic(d.selection_set))
+            if isinstance(d, OperationDefinitionNode)
+            else d
+            for d in document.definitions
+        )
+    )
