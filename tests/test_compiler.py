@@ -305,3 +305,21 @@ async def test_fast_path_keeps_workspaces_apart(tenant, make_tenant, count_state
     )
     assert len(count_statements.statements) == 1
     assert data == {"node": None, "accounts": {"totalCount": 0}}
+
+
+async def test_repeats_skip_the_pipeline_but_not_the_checks(tenant, data, count_statements):
+    """An exact repeat of an answered read is served from its plan (one statement, counted as
+    compiled); another role, other variables or a refused request still meet every check."""
+    from resolvers.compiler import OUTCOMES
+
+    query = "query($n: Int) { apiKeys { name } contacts(first: $n) { totalCount } }"
+    first = await tenant.gql(query, {"n": 2})
+    before = OUTCOMES["compiled"]
+    count_statements.statements.clear()
+    assert await tenant.gql(query, {"n": 2}) == first
+    assert len(count_statements.statements) == 1
+    assert OUTCOMES["compiled"] == before + 1
+    refused = (await tenant.post(query, {"n": 2}, role=Role.READ_ONLY)).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    too_big = (await tenant.post(query, {"n": 1000})).json()
+    assert too_big["data"] is None and too_big["errors"]

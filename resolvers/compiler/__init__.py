@@ -22,7 +22,15 @@ from resolvers.compiler.compiler import Compiler
 from resolvers.compiler.dialects import POSTGRES, SQLITE, register_sqlite_functions
 from resolvers.compiler.outcomes import OUTCOMES, Decline
 
-__all__ = ["OUTCOMES", "Decline", "Plan", "compile_read", "execute_plan", "read_path"]
+__all__ = [
+    "OUTCOMES",
+    "Decline",
+    "Plan",
+    "answer_repeat",
+    "compile_read",
+    "execute_plan",
+    "read_path",
+]
 
 CACHE_SIZE = 2000
 
@@ -91,6 +99,7 @@ class PlanCache:
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
         self._plans: OrderedDict[tuple, Plan | str] = OrderedDict()
+        self._answered: OrderedDict[tuple, Plan] = OrderedDict()
 
     def get(self, key: tuple) -> Plan | str | None:
         found = self._plans.get(key)
@@ -103,20 +112,53 @@ class PlanCache:
         if len(self._plans) > self.size:
             self._plans.popitem(last=False)
 
+    def mark_answered(self, key: tuple, plan: Plan) -> None:
+        """This exact request passed every check and its plan answered it."""
+        self._answered[key] = plan
+        if len(self._answered) > self.size:
+            self._answered.popitem(last=False)
 
-def cache_key(ctx: Any, principal: Any, postgres: bool) -> tuple | None:
+    def answered(self, key: tuple) -> Plan | None:
+        return self._answered.get(key)
+
+
+def cache_key(
+    query: Any, operation_name: Any, variables: Any, principal: Any, postgres: bool
+) -> tuple | None:
+    """Everything a plan and the checks before it depend on: the request and the caller."""
     try:
-        variables = orjson.dumps(ctx.variables or {}, option=orjson.OPT_SORT_KEYS)
+        encoded = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         return None  # variables orjson cannot encode: compile without caching
-    return (
-        ctx.query,
-        ctx.operation_name,
-        variables,
-        principal.workspace_id,
-        principal.role,
-        postgres,
+    return (query, operation_name, encoded, principal.workspace_id, principal.role, postgres)
+
+
+async def answer_repeat(schema: Any, request_data: Any, principal: Any) -> Any:
+    """The answer to an exact repeat of a read that passed every check (validation, depth,
+    aliases, tokens, cost, NUL, permissions) and was answered by its plan: those checks depend on
+    nothing but the key, so their verdict holds, and strawberry's pipeline is skipped. None when
+    this request is not such a repeat (or anything fails): the caller runs the full pipeline."""
+    from graphql import ExecutionResult
+
+    from models.sql import connection, is_postgres
+
+    cache = next((e.cache for e in schema.extensions if hasattr(e, "cache")), None)
+    if cache is None or principal is None or not isinstance(request_data.query, str):
+        return None
+    conn = connection()
+    postgres = is_postgres(conn)
+    key = cache_key(
+        request_data.query, request_data.operation_name, request_data.variables, principal, postgres
     )
+    plan = cache.answered(key) if key is not None else None
+    if plan is None:
+        return None
+    try:
+        data = await execute_plan(conn, plan, postgres)
+    except Exception:  # the full pipeline answers, and reports the error as it does
+        return None
+    outcomes.record(outcomes.COMPILED)
+    return ExecutionResult(data=data)
 
 
 def plan_for(schema, settings, cache: PlanCache, ctx: Any, principal: Any, key, postgres: bool):
@@ -170,11 +212,13 @@ def read_path(settings: Any):
             if ctx.result is None and principal is not None and ctx.graphql_document is not None:
                 conn = connection()
                 postgres = is_postgres(conn)
-                key = cache_key(ctx, principal, postgres)
+                key = cache_key(ctx.query, ctx.operation_name, ctx.variables, principal, postgres)
                 plan = plan_for(ctx.schema, settings, cache, ctx, principal, key, postgres)
                 if isinstance(plan, Plan):
                     try:
                         ctx.result = ExecutionResult(data=await execute_plan(conn, plan, postgres))
+                        if key is not None:
+                            cache.mark_answered(key, plan)
                     except Exception as exc:
                         if postgres or not too_deep(exc):
                             raise
