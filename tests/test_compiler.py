@@ -312,7 +312,7 @@ async def test_repeats_skip_the_pipeline_but_not_the_checks(tenant, data, count_
     compiled); another role, other variables or a refused request still meet every check."""
     from resolvers.compiler import OUTCOMES
 
-    query = "query($n: Int) { apiKeys { name } contacts(first: $n) { totalCount } }"
+    query = "query Keys($n: Int) { apiKeys { name } contacts(first: $n) { totalCount } }"
     first = await tenant.gql(query, {"n": 2})
     before = OUTCOMES["compiled"]
     count_statements.statements.clear()

@@ -212,7 +212,10 @@ def read_path(settings: Any):
             if ctx.result is None and principal is not None and ctx.graphql_document is not None:
                 conn = connection()
                 postgres = is_postgres(conn)
-                key = cache_key(ctx.query, ctx.operation_name, ctx.variables, principal, postgres)
+                # The operation name as the client sent it (ctx.operation_name is the resolved
+                # one): repeats are recognised by the request as it arrives (answer_repeat).
+                sent_name = getattr(ctx, "_provided_operation_name", ctx.operation_name)
+                key = cache_key(ctx.query, sent_name, ctx.variables, principal, postgres)
                 plan = plan_for(ctx.schema, settings, cache, ctx, principal, key, postgres)
                 if isinstance(plan, Plan):
                     try:
