@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import from_schema
 from scoring_helpers import contact_with_leads, record
+from strawberry.schema.schema import Schema as StrawberrySchema
 from test_fuzz import SCALARS, SDL
 
 from api.context import Context
@@ -307,7 +308,9 @@ async def test_fast_path_keeps_workspaces_apart(tenant, make_tenant, count_state
     assert data == {"node": None, "accounts": {"totalCount": 0}}
 
 
-async def test_repeats_skip_the_pipeline_but_not_the_checks(tenant, data, count_statements):
+async def test_repeats_skip_the_pipeline_but_not_the_checks(
+    tenant, data, count_statements, monkeypatch
+):
     """An exact repeat of an answered read is served from its plan (one statement, counted as
     compiled); another role, other variables or a refused request still meet every check."""
     from resolvers.compiler import OUTCOMES
@@ -315,10 +318,21 @@ async def test_repeats_skip_the_pipeline_but_not_the_checks(tenant, data, count_
     query = "query Keys($n: Int) { apiKeys { name } contacts(first: $n) { totalCount } }"
     first = await tenant.gql(query, {"n": 2})
     before = OUTCOMES["compiled"]
+    pipelines = []
+    execute = StrawberrySchema.execute
+
+    async def counted(self, *args, **kwargs):
+        pipelines.append(args)
+        return await execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(StrawberrySchema, "execute", counted)
     count_statements.statements.clear()
     assert await tenant.gql(query, {"n": 2}) == first
     assert len(count_statements.statements) == 1
     assert OUTCOMES["compiled"] == before + 1
+    assert pipelines == []  # answered from the plan
+    await tenant.gql(query, {"n": 3})
+    assert len(pipelines) == 1  # other variables: the whole pipeline
     refused = (await tenant.post(query, {"n": 2}, role=Role.READ_ONLY)).json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     too_big = (await tenant.post(query, {"n": 1000})).json()
