@@ -3,15 +3,29 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install run serve test test-postgres lint format schema bench bench-peer conformance clean
+.PHONY: install assets wheel run serve test test-postgres lint format schema bench bench-peer conformance clean
 
-$(BIN)/.installed: pyproject.toml
+## GraphiQL's browser build (pinned in web/package-lock.json), served from the package offline.
+GRAPHIQL_ASSETS := api/static/graphiql
+
+$(GRAPHIQL_ASSETS)/VERSIONS: web/package.json web/package-lock.json web/copy-assets.sh
+	cd web && npm ci --no-audit --no-fund --ignore-scripts --silent
+	sh web/copy-assets.sh $(GRAPHIQL_ASSETS)
+
+assets: $(GRAPHIQL_ASSETS)/VERSIONS
+
+$(BIN)/.installed: pyproject.toml $(GRAPHIQL_ASSETS)/VERSIONS
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
 install: $(BIN)/.installed
+
+## A wheel holding the code, the migrations and GraphiQL's assets (what the Docker image installs).
+wheel: install
+	rm -rf dist
+	$(BIN)/pip wheel -q --no-deps -w dist .
 
 ## Serve on the embedded SQLite default: migrate, seed demo data once, print a key, serve.
 run: install
@@ -42,6 +56,7 @@ schema: install
 bench: install
 	$(BIN)/python bench/nested_reads.py
 	$(BIN)/python bench/record_interactions.py
+	$(BIN)/python bench/capture.py
 
 ## leadgraph and PostGraphile v5 side by side on the bench database (needs wrk, npm; not in CI).
 bench-peer: install
@@ -53,4 +68,4 @@ conformance: install
 	bash conformance/run.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache conformance/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache conformance/node_modules web/node_modules $(GRAPHIQL_ASSETS) dist build

@@ -19,13 +19,17 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.migrations.executor import MigrationExecutor
 
+from api import graphiql, metrics
 from api.auth import ApiKeyAuthenticator, TokenVerifier
+from api.capture import CaptureEdge, CapturePreflight
 from api.context import Context, request_id
 from api.errors import is_database_outage
 from api.limits import BodySizeLimit
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
 from api.settings import Settings
+from models import Role
+from models.capture import expire_visits_periodically
 from models.periodic import run_periodically
 from resolvers.compiler import answer_repeat
 from resolvers.loaders import Loaders
@@ -49,13 +53,18 @@ async def pending_migrations(settings: Settings) -> list[str]:
 class GraphQLView(GraphQL):
     """Strawberry's ASGI view with our context and orjson encoding."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ide_headers: dict[str, str] | None = None) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
         )
         self.settings = settings
+        self.ide_headers = ide_headers
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page: assets served from the package, a hint on the API key."""
+        return graphiql.page(self.ide_headers)
 
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         # Absent only when the GraphiQL page is served, which executes nothing.
@@ -129,15 +138,23 @@ class Authenticated:
     A browser asking for the GraphiQL page (GET, HTML, no query) gets it without a key."""
 
     def __init__(
-        self, app: GraphQLView, authenticator: ApiKeyAuthenticator, limiter: RateLimiter | None
+        self,
+        app: GraphQLView,
+        authenticator: ApiKeyAuthenticator,
+        limiter: RateLimiter | None,
+        capture: CaptureEdge,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.limiter = limiter
+        self.capture = capture
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
-        token = request_id.set(request.headers.get("x-request-id") or uuid.uuid4().hex)
+        token = request_id.set(
+            request.headers.get("x-request-id")
+            or (request_id.get() if request_id.get() != "-" else uuid.uuid4().hex)
+        )
         accepts = wants_graphql_response.set(
             "application/graphql-response+json" in request.headers.get("accept", "")
         )
@@ -146,8 +163,16 @@ class Authenticated:
                 header = request.headers.get("authorization")
                 try:
                     principal = await self.authenticator.authenticate(header)
+                    if principal is not None and principal.role is Role.CAPTURE:
+                        refusal = await self.capture.refusal(principal, request)
+                        if refusal is not None:
+                            await refusal(scope, receive, send)
+                            return
+                        send = self.capture.with_cors(principal, request, send)
                     verdict = (
-                        await self.limiter.hit(principal.subject)
+                        await self.limiter.hit(
+                            principal.subject, limit=principal.rate_limit_per_minute
+                        )
                         if principal is not None and self.limiter is not None
                         else None
                     )
@@ -164,10 +189,12 @@ class Authenticated:
                     await unauthenticated(message)(scope, receive, send)
                     return
                 if verdict is not None and not verdict.allowed:
+                    metrics.rate_limited()
                     response = error_response(
                         429,
                         "RATE_LIMITED",
-                        f"More than {self.limiter.per_minute} requests a minute for this key.",
+                        f"More than {principal.rate_limit_per_minute or self.limiter.per_minute} "
+                        "requests a minute for this key.",
                         {"Retry-After": str(verdict.retry_after)},
                     )
                     await response(scope, receive, send)
@@ -200,7 +227,10 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, ide_headers: dict[str, str] | None = None
+) -> Starlette:
+    """`ide_headers` pre-fill GraphiQL's Headers tab: only `leadgraph quickstart` passes them."""
     settings = settings or Settings.from_env()
     tokens = (
         TokenVerifier(secret=settings.jwt_secret, public_key=settings.jwt_public_key)
@@ -221,11 +251,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             periodic = None
             if settings.rescore_interval_seconds > 0:
                 periodic = asyncio.create_task(run_periodically(settings.rescore_interval_seconds))
+            expiry = None
+            if settings.visit_retention_days > 0:
+                expiry = asyncio.create_task(expire_visits_periodically(settings))
             try:
                 yield
             finally:
                 if limiter is not None:
                     await limiter.aclose()
+                await capture.aclose()
+                if expiry is not None:
+                    expiry.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await expiry
                 if periodic is not None:
                     periodic.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -236,7 +274,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.rate_limit_per_minute > 0
         else None
     )
-    graphql = Authenticated(GraphQLView(settings), authenticator, limiter)
+    capture = CaptureEdge(settings)
+    graphql = metrics.observed(
+        Authenticated(GraphQLView(settings, ide_headers), authenticator, limiter, capture),
+        settings,
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -245,6 +287,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.router.routes.extend([*graphiql.routes(settings), *metrics.routes(settings)])
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -254,6 +297,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             max_age=600,
         )
+    app.add_middleware(CapturePreflight, settings=settings)
     app.state.settings = settings
     app.state.authenticator = authenticator
     return app

@@ -18,6 +18,11 @@ class Principal:
     role: Role
     api_key_id: int | None
     api_key_name: str
+    # Capture keys: allowed browser origins (None: only LEADGRAPH_CORS_ORIGINS) and rate limits
+    # (None: the settings).
+    allowed_origins: tuple[str, ...] | None = None
+    rate_limit_per_minute: int | None = None
+    rate_limit_per_address: int | None = None
 
     @property
     def subject(self) -> str:
@@ -88,7 +93,17 @@ class ApiKeyAuthenticator:
         if key is not None:
             await self._touch(key)
         principal = (
-            Principal(key.workspace_id, Role(key.role), key.id, key.name) if key else None  # type: ignore[attr-defined]
+            Principal(
+                key.workspace_id,  # type: ignore[attr-defined]
+                Role(key.role),
+                key.id,
+                key.name,
+                tuple(key.allowed_origins) if key.allowed_origins else None,
+                key.rate_limit_per_minute,
+                key.rate_limit_per_address,
+            )
+            if key
+            else None
         )
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -137,3 +152,16 @@ class IsAdmin(RolePermission):
     """Delete records and manage API keys."""
 
     roles = frozenset({Role.ADMIN})
+
+
+class CanRead(RolePermission):
+    """Every query: all roles but CAPTURE, whose publishable key sits in web pages."""
+
+    roles = frozenset(set(Role) - {Role.CAPTURE})
+
+
+class CanCapture(RolePermission):
+    """trackVisit and submitForm: CAPTURE, and the roles that may both edit and record
+    interactions (a form creates contacts and leads and records what the visitor did)."""
+
+    roles = frozenset({Role.CAPTURE, Role.ADMIN, Role.MARKETING})

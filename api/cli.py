@@ -2,7 +2,11 @@
 
 import argparse
 import asyncio
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -11,7 +15,9 @@ from tortoise.migrations.api import migrate as run_migrations
 
 from api.settings import Settings
 from models import ApiKey, Role, Workspace
+from models.api_key import hash_secret
 
+QUICKSTART_KEY_NAME = "quickstart"
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
@@ -78,36 +84,86 @@ def export_schema(path: Path = SCHEMA_FILE) -> None:
     print(f"Wrote {path.name}.")
 
 
-async def quickstart(settings: Settings) -> None:
-    """Migrate, seed a demo workspace on first run, and mint an admin key to try the API."""
+def quickstart_key_file(settings: Settings) -> Path:
+    """Where the quickstart keeps its demo key's secret: beside the SQLite file (git-ignored)."""
+    if settings.database_url.startswith("sqlite://"):
+        return Path(settings.database_url.removeprefix("sqlite://") + "-quickstart-key")
+    return Path(".leadgraph-quickstart-key")
+
+
+async def quickstart_key(settings: Settings, workspace: Workspace) -> str:
+    """The demo workspace's one "quickstart" ADMIN key: the saved one while it still works,
+    else a new one; other keys of that name are deleted, so runs never pile them up."""
+    path = quickstart_key_file(settings)
+    saved = path.read_text().strip() if path.is_file() else ""
+    keys = await ApiKey.filter(workspace_id=workspace.id, name=QUICKSTART_KEY_NAME)
+    kept = next(
+        (k for k in keys if saved and k.key_hash == hash_secret(saved) and k.revoked_at is None),
+        None,
+    )
+    if kept is None:
+        kept, saved = await ApiKey.issue(
+            workspace_id=workspace.id, role=Role.ADMIN, name=QUICKSTART_KEY_NAME
+        )
+        path.touch(mode=0o600)
+        path.write_text(saved + "\n")
+    await (
+        ApiKey.filter(workspace_id=workspace.id, name=QUICKSTART_KEY_NAME)
+        .exclude(id=kept.id)
+        .delete()
+    )
+    return saved
+
+
+async def quickstart(settings: Settings, demo_contacts: int = 500) -> str:
+    """Migrate, seed a demo workspace on first run; returns the demo's admin key."""
     await migrate(settings)
+    secret = ""
 
     async def work() -> None:
+        nonlocal secret
         workspace = await Workspace.filter(slug="demo").first()
         if workspace is None:
-            workspace = await seed_demo(settings, "demo", 500)
-        _, secret = await ApiKey.issue(
-            workspace_id=workspace.id, role=Role.ADMIN, name="quickstart"
-        )
+            workspace = await seed_demo(settings, "demo", demo_contacts)
+        secret = await quickstart_key(settings, workspace)
         url = f"http://{settings.host}:{settings.port}/graphql"
-        print(f"\nGraphiQL: {url}")
-        print("Add this header in GraphiQL's Headers tab:")
+        print(f"\nGraphiQL: {url} (the key below is already filled in there)")
+        print("The demo workspace's admin key, as a header for other clients:")
         print(f'{{"Authorization": "Bearer {secret}"}}\n')
 
     await _with_db(settings, work)
+    return secret
 
 
-def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int, app=None) -> None:
+    """uvicorn with `workers` processes (or the given app object, in this process)."""
     import uvicorn
 
+    from api.logs import uvicorn_log_config
+
+    if workers > 1 and not settings.is_postgres:
+        raise SystemExit(
+            "Several workers need PostgreSQL: on SQLite every worker would keep its own "
+            "rate-limit counters and all writes queue on one file. Set LEADGRAPH_DATABASE_URL to "
+            "a PostgreSQL database, or LEADGRAPH_WORKERS=1."
+        )
+    if settings.metrics and workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus-client's multiprocess mode: each worker writes its values to files in this
+        # fresh folder, and /metrics adds them up whichever worker answers.
+        metrics_dir = tempfile.mkdtemp(prefix="leadgraph-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+    log_config = uvicorn_log_config(settings.log_format, settings.log_level)
     uvicorn.run(
-        "api.app:app_from_env",
-        factory=True,
+        app if app is not None else "api.app:app_from_env",
+        factory=app is None,
         host=host,
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        access_log=settings.log_format != "json",  # JSON mode writes its own, with request ids
         proxy_headers=True,
+        **({"log_config": log_config} if log_config else {}),
     )
 
 
@@ -162,8 +218,12 @@ def main(argv: list[str] | None = None) -> None:
 
             asyncio.run(_with_db(settings, rescore))
         case "quickstart":
-            asyncio.run(quickstart(settings))
-            serve(settings, settings.host, settings.port, 1)
+            from api.app import create_app
+
+            secret = asyncio.run(quickstart(settings))
+            # The demo key pre-fills GraphiQL's Headers tab; only the quickstart does this.
+            app = create_app(settings, ide_headers={"Authorization": f"Bearer {secret}"})
+            serve(settings, settings.host, settings.port, 1, app=app)
         case _:
             parser.print_help()
             sys.exit(2)

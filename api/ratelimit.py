@@ -78,10 +78,13 @@ class RateLimiter:
         if close is not None:
             await close()
 
-    async def hit(self, subject: str, now: float | None = None) -> Verdict:
+    async def hit(
+        self, subject: str, now: float | None = None, limit: int | None = None
+    ) -> Verdict:
+        """Counts a request; `limit` overrides the per-minute limit for this subject."""
         window, retry_after = _window(time.time() if now is None else now)
         count = await self.counters.increment(subject, window)
-        return Verdict(count <= self.per_minute, retry_after)
+        return Verdict(count <= (self.per_minute if limit is None else limit), retry_after)
 
 
 def counters_for(settings):

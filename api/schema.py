@@ -18,20 +18,23 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 
-from api.auth import CanEdit, CanMarket, IsAdmin
+from api.auth import CanCapture, CanEdit, CanMarket, CanRead, IsAdmin
+from api.capture import CaptureOnly
 from api.context import request_id
 from api.errors import ApiError, is_database_outage
 from api.limits import RejectNulCharacters, cost_limiter
+from api.metrics import OperationObserver
 from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.api_key import ApiKey, CreateApiKeyPayload
+from api.types.capture import CapturePayload
 from api.types.common import Connection, DeletePayload
 from api.types.contact import Contact, ContactPayload
 from api.types.interaction import Interaction, RecordInteractionPayload, RecordInteractionsPayload
 from api.types.lead import Lead, LeadPayload, QualifyLeadPayload
 from api.types.opportunity import Opportunity
 from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPreview
-from resolvers import accounts, api_keys, contacts, interactions, leads, lifecycle
+from resolvers import accounts, api_keys, capture, contacts, interactions, leads, lifecycle
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
 from resolvers.compiler import read_path
@@ -43,26 +46,33 @@ logger = logging.getLogger("leadgraph")
 class Query:
     node: relay.Node | None = strawberry.field(
         resolver=nodes_.node,
+        permission_classes=[CanRead],
         description="Any object by its global ID; null if it does not exist in your workspace.",
     )
     nodes: list[relay.Node | None] = strawberry.field(
         resolver=nodes_.nodes,
+        permission_classes=[CanRead],
         description="Several objects by global ID, in order; null for each that is not found.",
     )
     accounts: Connection[Account] = strawberry.field(
         resolver=accounts.accounts,
+        permission_classes=[CanRead],
         description="Accounts, filtered, searched (name, website, city) and sorted.",
     )
     contacts: Connection[Contact] = strawberry.field(
         resolver=contacts.contacts,
+        permission_classes=[CanRead],
         description="Contacts, filtered, searched (names, email, company) and sorted.",
     )
     leads: Connection[Lead] = strawberry.field(
         resolver=leads.leads,
+        permission_classes=[CanRead],
         description="Leads, filtered, searched (topic, names, email, company) and sorted.",
     )
     scoring_models: list[ScoringModel] = strawberry.field(
-        resolver=scoring.scoring_models, description="The workspace's scoring models."
+        resolver=scoring.scoring_models,
+        permission_classes=[CanRead],
+        description="The workspace's scoring models.",
     )
     api_keys: list[ApiKey] = strawberry.field(
         resolver=api_keys.api_keys,
@@ -71,6 +81,7 @@ class Query:
     )
     preview_scoring_model: ScoringModelPreview = strawberry.field(
         resolver=scoring.preview_scoring_model,
+        permission_classes=[CanRead],
         description="What a scoring model would do to the workspace's leads, without writing.",
     )
 
@@ -171,6 +182,19 @@ class Mutation:
         permission_classes=[CanEdit],
         description="Reopen a QUALIFIED or DISQUALIFIED lead as NEW.",
     )
+    track_visit: CapturePayload = strawberry.mutation(
+        resolver=capture.track_visit,
+        permission_classes=[CanCapture],
+        description="Record a page visit of a browser (CAPTURE keys and up): anonymous until the "
+        "visitor submits a form, then its contact's PAGE_VISITED interaction, re-scored at once.",
+    )
+    submit_form: CapturePayload = strawberry.mutation(
+        resolver=capture.submit_form,
+        permission_classes=[CanCapture],
+        description="A landing-page form (CAPTURE keys and up), in one transaction: the contact "
+        "by email, the open lead by topic, a FORM_SUBMITTED interaction, the visitor's earlier "
+        "visits stitched, one re-score. Answers only `accepted` or input errors.",
+    )
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -235,8 +259,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             *([] if settings.introspection else [DisableIntrospection]),
             cost_limiter(settings.max_query_cost, settings.default_page_size),
             RejectNulCharacters,
+            CaptureOnly,
             # The read path: after every limit and permission check above, before masking.
             *([read_path(settings)] if settings.sql_fast_path else []),
             lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),
+            *([OperationObserver] if settings.metrics or settings.log_format == "json" else []),
         ],
     )

@@ -24,6 +24,12 @@ def _env_int(name: str, default: int) -> int:
     return default if raw is None or raw == "" else int(raw)
 
 
+def _log_format(raw: str) -> str:
+    if raw.strip().lower() not in {"text", "json"}:
+        raise ValueError(f"LEADGRAPH_LOG_FORMAT must be text or json, not {raw!r}")
+    return raw.strip().lower()
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -51,6 +57,11 @@ class Settings:
     jwt_public_key: str | None = None
     rescore_interval_seconds: int = 3600
     log_level: str = "info"
+    metrics: bool = False
+    metrics_token: str | None = None
+    log_format: str = "text"
+    visit_retention_days: int = 90
+    capture_rate_limit_per_address: int = 60
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -84,6 +95,11 @@ class Settings:
             jwt_public_key=os.environ.get("LEADGRAPH_JWT_PUBLIC_KEY") or None,
             rescore_interval_seconds=_env_int("LEADGRAPH_RESCORE_INTERVAL_SECONDS", 3600),
             log_level=os.environ.get("LEADGRAPH_LOG_LEVEL") or "info",
+            metrics=_env_bool("LEADGRAPH_METRICS", False),
+            metrics_token=os.environ.get("LEADGRAPH_METRICS_TOKEN") or None,
+            log_format=_log_format(os.environ.get("LEADGRAPH_LOG_FORMAT") or "text"),
+            visit_retention_days=_env_int("LEADGRAPH_VISIT_RETENTION_DAYS", 90),
+            capture_rate_limit_per_address=_env_int("LEADGRAPH_CAPTURE_RATE_LIMIT_PER_ADDRESS", 60),
         )
 
     @property

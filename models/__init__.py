@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "models.scoring_model",
     "models.opportunity",
     "models.rate_limit",
+    "models.capture",
 ]
 
 __all__ = [

@@ -14,6 +14,7 @@ from models import ApiKey as ApiKeyRow
 from models import Role
 from models.errors import DomainError, ErrorCode
 from models.validation import Text, clean_fields
+from resolvers.capture_keys import capture_limits
 from resolvers.mutations import fetch_in_workspace, user_errors
 
 
@@ -24,10 +25,11 @@ async def api_keys(info: Info) -> list[ApiKey]:
 
 async def create_api_key(info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
     values, errors = clean_fields({"name": input.name}, {"name": Text(200, required=True)})
+    limits = capture_limits(input, errors)
     if errors:
         return CreateApiKeyPayload(api_key=None, secret=None, user_errors=user_errors(errors))
     row, secret = await ApiKeyRow.issue(
-        workspace_id=info.context.workspace_id, role=Role(input.role), name=values["name"]
+        workspace_id=info.context.workspace_id, role=Role(input.role), name=values["name"], **limits
     )
     return CreateApiKeyPayload(api_key=ApiKey.from_model(row), secret=secret, user_errors=[])
 

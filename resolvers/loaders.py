@@ -7,6 +7,7 @@ whatever the page sizes.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -21,6 +22,7 @@ from api.types.scoring import LeadScore, ScoringModel
 from models import LeadStatus
 from models import ScoringModel as ScoringModelRow
 from models.sql import Sql, conjunction, connection, fetch, is_postgres, parse_datetime, parse_json
+from resolvers import touches
 from resolvers.filtering import (
     account_condition,
     contact_condition,
@@ -183,6 +185,8 @@ class Loaders:
         self.lead_scores = DataLoader(self._lead_scores)
         self.lead_history = DataLoader(self._lead_history)
         self._scoring_models: dict[int, ScoringModel] | None = None
+        self.lead_touches = DataLoader(partial(touches.lead_touches, workspace_id))
+        self.contact_first_touch = DataLoader(partial(touches.contact_first_touches, workspace_id))
 
     async def scoring_models(self) -> dict[int, ScoringModel]:
         """The workspace's scoring models by id, read once per request."""

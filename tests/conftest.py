@@ -23,6 +23,8 @@ from api.settings import Settings
 from models import ApiKey, Role, Workspace
 
 TABLES = [
+    "anonymous_visit",
+    "visitor",
     "rate_limit_counter",
     "opportunity",
     "lead_event",
@@ -56,7 +58,14 @@ async def reset_postgres(url: str) -> None:
 @pytest.fixture(scope="session")
 async def settings() -> Settings:
     url = database_url_for_tests()
-    settings = Settings(database_url=url, api_key_cache_seconds=0, db_pool_max=20)
+    # No default per-address limit for capture keys here: key ids restart with every test on
+    # PostgreSQL and in-process counters would carry over (the limit tests set it per key).
+    settings = Settings(
+        database_url=url,
+        api_key_cache_seconds=0,
+        db_pool_max=20,
+        capture_rate_limit_per_address=0,
+    )
     if settings.is_postgres:
         await reset_postgres(url)
     await migrate(config=settings.tortoise_config())

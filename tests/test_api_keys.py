@@ -39,7 +39,7 @@ async def test_only_admins_manage_keys(tenant):
             'mutation { createApiKey(input: {name: "x", role: ADMIN}) { secret } }', role=role
         )
         assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert len((await tenant.gql(LIST))["apiKeys"]) == 4  # no key was created
+    assert len((await tenant.gql(LIST))["apiKeys"]) == len(Role)  # no key was created
 
 
 async def test_keys_of_another_workspace_are_invisible(tenant, make_tenant):

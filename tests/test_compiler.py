@@ -98,6 +98,18 @@ async def data(tenant):
             .isoformat(),
         )
     await record(tenant, leadId=lead, type="MEETING", metadata={"room": "B", "n": 2})
+    for days, url in ((5, "https://x.io/a"), (2, "https://x.io/b"), (1, None)):
+        await record(
+            tenant,
+            contactId=contact_id,
+            type="PAGE_VISITED",
+            occurredAt=(datetime.now(UTC) - timedelta(days=days))
+            .replace(microsecond=0)
+            .isoformat(),
+            metadata={"url": url, "referrer": "https://r.io", "utm": {"source": "ads", "term": "t"}}
+            if url
+            else {"other": 1},
+        )
     solo = await tenant.mutate(
         "createLead", {"topic": "Solo", "companyName": "Indie"}, "lead { id }"
     )
@@ -148,6 +160,7 @@ QUERIES_BY_HAND = [
     "{ leads(last: 2) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { topic } } } accounts(last: 10, orderBy: [{field: NAME, direction: DESC}]) { totalCount pageInfo { hasPreviousPage hasNextPage startCursor endCursor } edges { node { name } } } }",
     "{ contacts(last: 0) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor } } leads(first: 0) { totalCount pageInfo { hasNextPage endCursor } } }",
     '{ nodes(ids: ["QWNjb3VudDox", "Q29udGFjdDox", "TGVhZDox", "U2NvcmluZ01vZGVsOjE=", "QXBpS2V5OjE=", "T3Bwb3J0dW5pdHk6MQ==", "SW50ZXJhY3Rpb246MQ==", "Tm9wZTox"]) { __typename id ... on Node { id } ... on ScoringModel { name } ... on Opportunity { name lead { topic } } ... on Interaction { type } } }',
+    "{ leads { edges { node { topic firstTouch { at url referrer utmSource utmMedium utmCampaign utmTerm utmContent } lastTouch { __typename at url utmSource } contact { firstTouch { at url } } } } } apiKeys { allowedOrigins rateLimitPerMinute rateLimitPerAddress } }",
     # an Apollo-style read: one named fragment per type, __typename everywhere
     """query Dashboard { accounts(first: 3) { __typename ...Accounts edges { __typename node { ...AccountCard contacts(first: 2) { ...Contacts edges { node { ...ContactCard } } } } } } }
     fragment Accounts on AccountConnection { totalCount pageInfo { ...Info } }

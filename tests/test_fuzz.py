@@ -111,6 +111,8 @@ MUTATION_FIELDS = [
     "reactivateLead",
     "createApiKey",
     "revokeApiKey",
+    "trackVisit",
+    "submitForm",
 ]
 # One root field per document: each root mutation field is its own transaction by design.
 MUTATIONS = (

@@ -21,6 +21,15 @@ class ApiKey(relay.Node):
         description="When the key last authenticated a request (to within a minute)."
     )
     revoked_at: datetime | None
+    allowed_origins: list[str] | None = strawberry.field(
+        description="CAPTURE keys: browser origins allowed to use the key."
+    )
+    rate_limit_per_minute: int | None = strawberry.field(
+        description="CAPTURE keys: requests a minute for the key (null: the server's setting)."
+    )
+    rate_limit_per_address: int | None = strawberry.field(
+        description="CAPTURE keys: requests a minute per client address (null: the setting)."
+    )
 
     @classmethod
     def from_model(cls, row) -> "ApiKey":
@@ -31,6 +40,9 @@ class ApiKey(relay.Node):
             created_at=row.created_at,
             last_used_at=row.last_used_at,
             revoked_at=row.revoked_at,
+            allowed_origins=row.allowed_origins,
+            rate_limit_per_minute=row.rate_limit_per_minute,
+            rate_limit_per_address=row.rate_limit_per_address,
         )
 
     @classmethod

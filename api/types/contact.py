@@ -8,6 +8,7 @@ from strawberry import relay
 from api.context import Info
 from api.inputs.filters import InteractionFilter, LeadFilter
 from api.inputs.ordering import LeadOrder
+from api.types.capture import Touch
 from api.types.common import Connection, UserError
 from models.sql import parse_datetime
 
@@ -87,6 +88,13 @@ class Contact(relay.Node):
         return info.context.loaders.contact_interactions.load(
             self.id, first=first, after=after, filter=filter
         )
+
+    @strawberry.field(
+        description="Attribution: the contact's first page visit (tracked or stitched), with "
+        "its URL, referrer and UTM."
+    )
+    async def first_touch(self, info: Info) -> Touch | None:
+        return await info.context.loaders.contact_first_touch.load(self.id)
 
 
 @strawberry.type(description="The result of creating or updating a contact.")

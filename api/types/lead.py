@@ -7,6 +7,7 @@ from strawberry import relay
 
 from api.context import Info
 from api.inputs.filters import InteractionFilter, LeadStatusEnum
+from api.types.capture import Touch
 from api.types.common import Connection, UserError
 from models.sql import parse_datetime
 
@@ -112,6 +113,19 @@ class Lead(relay.Node):
     @strawberry.field(description="Every status change, oldest first.")
     def history(self, info: Info) -> list[LeadEvent]:
         return info.context.loaders.lead_history.load(self.id)
+
+    @strawberry.field(
+        description="Attribution: the first page visit that counts for the lead (its contact's "
+        "tracked and stitched visits), with its URL, referrer and UTM."
+    )
+    async def first_touch(self, info: Info) -> Touch | None:
+        touches = await info.context.loaders.lead_touches.load(self.id)
+        return touches[0] if touches else None
+
+    @strawberry.field(description="Attribution: the last page visit that counts for the lead.")
+    async def last_touch(self, info: Info) -> Touch | None:
+        touches = await info.context.loaders.lead_touches.load(self.id)
+        return touches[1] if touches else None
 
     @strawberry.field(description="The opportunity the lead was qualified into.")
     def opportunity(self, info: Info) -> OpportunityRef | None:

@@ -260,7 +260,19 @@ class Compiler:
         )
         return self.array(self.entity(type_name, group, t), rows, t, "id")
 
+    def check_permissions(self, name: str) -> None:
+        """The root field's permission classes, as strawberry would apply them: role-based ones
+        are decided here; any other kind is left to strawberry."""
+        field_def = self.graphql_schema.query_type.fields[name]
+        definition = field_def.extensions.get("strawberry-definition")
+        for permission in getattr(definition, "permission_classes", None) or ():
+            roles = getattr(permission, "roles", None)
+            if roles is None or self.role not in roles:
+                raise outcomes.Decline(outcomes.FORBIDDEN)
+
     def root_field(self, name: str, group: list[FieldDetails]) -> str:
+        if not name.startswith("__"):
+            self.check_permissions(name)
         if name in ROOT_LISTS:
             return self.root_list(name, group)
         if name == "node":
@@ -274,9 +286,7 @@ class Compiler:
             )
         if name == "scoringModels":
             return self.workspace_list("ScoringModel", group)
-        if name == "apiKeys":
-            if self.role is not Role.ADMIN:
-                raise outcomes.Decline(outcomes.FORBIDDEN)
+        if name == "apiKeys":  # ADMIN only: its IsAdmin permission, checked above
             return self.workspace_list("ApiKey", group)
         if name == "previewScoringModel":
             raise outcomes.Decline(outcomes.PREVIEW)

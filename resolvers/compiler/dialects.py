@@ -111,6 +111,10 @@ class Postgres:
         """Element `index` (0-based) of a JSON array column, as a number."""
         return f"(({expr}::json ->> ({index})::int))::bigint"
 
+    def json_text(self, expr: str, path: tuple[str, ...]) -> str:
+        """The text at `path` inside a JSON column (NULL when absent)."""
+        return f"({expr} #>> '{{{','.join(path)}}}')"
+
     def json_field(self, expr: str, key: str, kind: str = "text") -> str:
         text = f"({expr} ->> '{key}')"
         return {"int": f"{text}::bigint", "text": text}[kind]
@@ -200,6 +204,9 @@ class Sqlite(Postgres):
 
     def json_field(self, expr: str, key: str, kind: str = "text") -> str:
         return f"json_extract({expr}, '$.{key}')"
+
+    def json_text(self, expr: str, path: tuple[str, ...]) -> str:
+        return f"json_extract({expr}, '$.{'.'.join(path)}')"
 
 
 POSTGRES = Postgres()

@@ -22,6 +22,7 @@ from resolvers.filtering import (
 from resolvers.pagination import SortKey
 
 TEXT, INT, FLOAT, BOOL, DATETIME, JSON = "text", "int", "float", "bool", "datetime", "json"
+JSON_TEXT = "json_text"  # a text value inside a JSON column, at `path`
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Column:
     column: str
     kind: str = TEXT
     template: str | None = None
+    path: tuple[str, ...] = ()
 
     def sql(self, t: str, dialect: Any) -> str:
         if self.template is not None:
@@ -44,6 +46,8 @@ class Column:
             return dialect.boolean(expr)
         if self.kind == JSON:
             return dialect.json_column(expr)
+        if self.kind == JSON_TEXT:
+            return dialect.scalar(dialect.json_text(expr, self.path))
         return dialect.scalar(expr)
 
 
@@ -138,6 +142,7 @@ ENTITIES: dict[str, Entity] = {
             "leads": Children("Lead", "contact_id"),
             "interactions": Children("Interaction", "contact_id", NEWEST_FIRST),
         },
+        computed=frozenset({"firstTouch"}),
         condition=contact_condition,
         search=contact_search,
     ),
@@ -164,7 +169,7 @@ ENTITIES: dict[str, Entity] = {
         },
         children={"interactions": Children("Interaction", None, NEWEST_FIRST)},
         lists={"history": ListOf("LeadEvent", "lead_id", "at, id")},
-        computed=frozenset({"scores"}),
+        computed=frozenset({"scores", "firstTouch", "lastTouch"}),
         condition=lead_condition,
         search=lead_search,
     ),
@@ -210,6 +215,24 @@ ENTITIES: dict[str, Entity] = {
             "createdAt": Column("created_at", DATETIME),
             "lastUsedAt": Column("last_used_at", DATETIME),
             "revokedAt": Column("revoked_at", DATETIME),
+            "allowedOrigins": Column("allowed_origins", JSON),
+            "rateLimitPerMinute": Column("rate_limit_per_minute", INT),
+            "rateLimitPerAddress": Column("rate_limit_per_address", INT),
+        },
+    ),
+    # A PAGE_VISITED interaction as an attribution touch (resolvers/compiler/touches.py).
+    "Touch": Entity(
+        "Touch",
+        "interaction",
+        {
+            "at": Column("occurred_at", DATETIME),
+            "url": Column("metadata", JSON_TEXT, path=("url",)),
+            "referrer": Column("metadata", JSON_TEXT, path=("referrer",)),
+            "utmSource": Column("metadata", JSON_TEXT, path=("utm", "source")),
+            "utmMedium": Column("metadata", JSON_TEXT, path=("utm", "medium")),
+            "utmCampaign": Column("metadata", JSON_TEXT, path=("utm", "campaign")),
+            "utmTerm": Column("metadata", JSON_TEXT, path=("utm", "term")),
+            "utmContent": Column("metadata", JSON_TEXT, path=("utm", "content")),
         },
     ),
     "LeadEvent": Entity(

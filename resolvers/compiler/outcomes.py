@@ -47,7 +47,10 @@ class Decline(Exception):
 
 
 def record(outcome: str) -> None:
+    from api import metrics
+
     OUTCOMES[outcome] += 1
+    metrics.fast_path(answered=outcome == COMPILED)
 
 
 def declined(reason: str) -> str:

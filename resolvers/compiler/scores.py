@@ -2,7 +2,7 @@
 rules and grades. The breakdown is `models.scoring.breakdown` written in SQL (the tests hold
 the two to the same answers)."""
 
-from resolvers.compiler import outcomes
+from resolvers.compiler import outcomes, touches
 
 # ScoringRule field -> (key in the stored rule, kind, default when the key is absent)
 RULE_FIELDS = {
@@ -118,6 +118,8 @@ def lead_scores(c, group: list, t: str) -> str:
 
 
 def field(c, type_name: str, name: str, group: list, t: str) -> str:
+    if name in ("firstTouch", "lastTouch"):
+        return touches.touch(c, type_name, name, group, t)
     if (type_name, name) == ("Lead", "scores"):
         return lead_scores(c, group, t)
     if (type_name, name) == ("ScoringModel", "rules"):
