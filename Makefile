@@ -57,6 +57,8 @@ bench: install
 	$(BIN)/python bench/nested_reads.py
 	$(BIN)/python bench/record_interactions.py
 	$(BIN)/python bench/capture.py
+	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/rescore_models.py
 
 ## leadgraph and PostGraphile v5 side by side on the bench database (needs wrk, npm; not in CI).
 bench-peer: install

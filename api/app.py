@@ -10,11 +10,13 @@ from contextvars import ContextVar
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.migrations.executor import MigrationExecutor
@@ -23,11 +25,16 @@ from api import graphiql, metrics
 from api.auth import ApiKeyAuthenticator, TokenVerifier
 from api.capture import CaptureEdge, CapturePreflight
 from api.context import Context, request_id
+from api.dispatcher import webhook_dispatcher
 from api.errors import is_database_outage
+from api.events import change_events
+from api.export import ExportApp
 from api.limits import BodySizeLimit
+from api.persisted_queries import PersistedQueries, QueryStore
 from api.ratelimit import RateLimiter, counters_for
 from api.schema import build_schema
 from api.settings import Settings
+from api.subscriptions import WebSocketAuth
 from models import Role
 from models.capture import expire_visits_periodically
 from models.periodic import run_periodically
@@ -50,7 +57,7 @@ async def pending_migrations(settings: Settings) -> list[str]:
     return [f"{step.migration.app_label}.{step.migration.name}" for step in await executor.plan()]
 
 
-class GraphQLView(GraphQL):
+class GraphQLView(WebSocketAuth, GraphQL):
     """Strawberry's ASGI view with our context and orjson encoding."""
 
     def __init__(self, settings: Settings, ide_headers: dict[str, str] | None = None) -> None:
@@ -58,6 +65,8 @@ class GraphQLView(GraphQL):
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            allowed_origins=settings.cors_origins,
         )
         self.settings = settings
         self.ide_headers = ide_headers
@@ -255,8 +264,13 @@ def create_app(
             if settings.visit_retention_days > 0:
                 expiry = asyncio.create_task(expire_visits_periodically(settings))
             try:
-                yield
+                async with (
+                    change_events(settings) as (app.state.change_broker, app.state.change_source),
+                    webhook_dispatcher(settings),
+                ):
+                    yield
             finally:
+                await query_store.aclose()
                 if limiter is not None:
                     await limiter.aclose()
                 await capture.aclose()
@@ -275,19 +289,28 @@ def create_app(
         else None
     )
     capture = CaptureEdge(settings)
+    query_store = QueryStore(settings.redis_url)
+    view = GraphQLView(settings, ide_headers)
     graphql = metrics.observed(
-        Authenticated(GraphQLView(settings, ide_headers), authenticator, limiter, capture),
+        Authenticated(
+            PersistedQueries(view, query_store, settings), authenticator, limiter, capture
+        ),
         settings,
     )
+    exports = ExportApp(view.schema, max_running=settings.db_pool_max // 2)
+    export = Authenticated(exports, authenticator, limiter, capture)  # type: ignore[arg-type]
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/export/{name}", export, methods=["GET"]),
+            WebSocketRoute("/graphql", view),
         ],
         lifespan=lifespan,
     )
     app.router.routes.extend([*graphiql.routes(settings), *metrics.routes(settings)])
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

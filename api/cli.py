@@ -10,11 +10,11 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as run_migrations
 
 from api.settings import Settings
-from models import ApiKey, Role, Workspace
+from models import ApiKey, Role, Workspace, change_triggers
 from models.api_key import hash_secret
 
 QUICKSTART_KEY_NAME = "quickstart"
@@ -32,6 +32,8 @@ async def _with_db(settings: Settings, work: Callable[[], Awaitable[None]]) -> N
 async def migrate(settings: Settings) -> None:
     try:
         await run_migrations(config=settings.tortoise_config())
+        # SQLite table rebuilds in later migrations drop triggers: put the change log's back.
+        await change_triggers.install(connections.get("default"))
     finally:
         await Tortoise.close_connections()
     print("Database migrated.")

@@ -25,6 +25,20 @@ class QueryTooExpensive(ApiError):
     code = "QUERY_TOO_EXPENSIVE"
 
 
+# Reporting fields (issue 11) count like a list of this many objects per parent: each scans
+# every matching row (a stats query may return up to LEADGRAPH_MAX_REPORT_GROUPS groups), and
+# a rollup is one batched aggregate per account. A cost rule per field name, kept apart so it
+# carries over to a reworked limiter unchanged.
+REPORT_FIELD_COSTS: dict[str, int] = {
+    "leadStats": 1_000,
+    "contactStats": 1_000,
+    "interactionStats": 1_000,
+    "leadFunnel": 1_000,
+    "scoreHistogram": 1_000,
+    "rollup": 10,
+}
+
+
 def _page_size(field: FieldNode, variables: dict[str, Any], default: int) -> int | None:
     """The page size a connection field asks for (None: not a paged field)."""
     names = {arg.name.value: arg.value for arg in field.arguments or ()}
@@ -60,6 +74,8 @@ def query_cost(
             size = _page_size(selection, variables, default_page_size)
             if size is None and selection.name.value in connection_fields:
                 size = default_page_size
+            if size is None and selection.name.value in REPORT_FIELD_COSTS:
+                size = REPORT_FIELD_COSTS[selection.name.value]
             inner = multiplier * size if size is not None else multiplier
             total += inner if size is not None else 0
             total += query_cost(

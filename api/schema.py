@@ -28,16 +28,43 @@ from api.settings import Settings
 from api.types.account import Account, AccountPayload
 from api.types.api_key import ApiKey, CreateApiKeyPayload
 from api.types.capture import CapturePayload
+from api.types.changes import ChangeFeed, LeadStatusChange, RecordChange
 from api.types.common import Connection, DeletePayload
 from api.types.contact import Contact, ContactPayload
+from api.types.duplicates import DuplicateGroup
 from api.types.interaction import Interaction, RecordInteractionPayload, RecordInteractionsPayload
 from api.types.lead import Lead, LeadPayload, QualifyLeadPayload
+from api.types.merge import MergePayload
 from api.types.opportunity import Opportunity
-from api.types.scoring import ScoringModel, ScoringModelPayload, ScoringModelPreview
-from resolvers import accounts, api_keys, capture, contacts, interactions, leads, lifecycle
+from api.types.reports import (
+    SCORE_SOURCE,
+    ContactStats,
+    InteractionStats,
+    LeadFunnel,
+    LeadStats,
+    ScoreBucket,
+)
+from api.types.scoring import ScoreChange, ScoringModel, ScoringModelPayload, ScoringModelPreview
+from api.types.webhook import CreateWebhookPayload, Webhook, WebhookDelivery
+from resolvers import (
+    accounts,
+    api_keys,
+    capture,
+    contacts,
+    interactions,
+    leads,
+    lifecycle,
+    merges,
+)
+from resolvers import changes as changes_
+from resolvers import duplicates as duplicates_
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
+from resolvers import webhooks as webhooks_
 from resolvers.compiler import read_path
+from resolvers.reports import funnel as report_funnel
+from resolvers.reports import histogram as report_histogram
+from resolvers.reports import stats as report_stats
 
 logger = logging.getLogger("leadgraph")
 
@@ -83,6 +110,59 @@ class Query:
         resolver=scoring.preview_scoring_model,
         permission_classes=[CanRead],
         description="What a scoring model would do to the workspace's leads, without writing.",
+    )
+    # Reporting
+    lead_stats: LeadStats = strawberry.field(
+        resolver=report_stats.lead_stats,
+        permission_classes=[CanRead],
+        description="Lead counts and score statistics, in total and grouped by `groupBy` "
+        "(empty: only the total), over the leads the filter and search match. Computed by the "
+        "database in one statement over every matching lead; more groups than "
+        "LEADGRAPH_MAX_REPORT_GROUPS is BAD_USER_INPUT. CREATED_AT buckets by `interval` "
+        "(default MONTH) in `timeZone` (IANA name, default UTC). " + SCORE_SOURCE,
+    )
+    contact_stats: ContactStats = strawberry.field(
+        resolver=report_stats.contact_stats,
+        permission_classes=[CanRead],
+        description="Contact counts, in total and grouped by `groupBy`, in one statement "
+        "(see leadStats for buckets and the group limit).",
+    )
+    interaction_stats: InteractionStats = strawberry.field(
+        resolver=report_stats.interaction_stats,
+        permission_classes=[CanRead],
+        description="Interaction counts, in total and grouped by `groupBy`, in one statement "
+        "(see leadStats for buckets and the group limit).",
+    )
+    lead_funnel: LeadFunnel = strawberry.field(
+        resolver=report_funnel.lead_funnel,
+        permission_classes=[CanRead],
+        description="Per status, the leads that entered it in [from, to), how many are still "
+        "there and the median hours until they moved on; from the lead history.",
+    )
+    score_histogram: list[ScoreBucket] = strawberry.field(
+        resolver=report_histogram.score_histogram,
+        permission_classes=[CanRead],
+        description="Leads per score bucket of `bucketSize` points under a scoring model "
+        "(`modelId`, default the primary), from the lowest to the highest non-empty bucket.",
+    )
+    duplicates: list[DuplicateGroup] = strawberry.field(
+        resolver=duplicates_.duplicates,
+        permission_classes=[CanRead],
+        description="Groups of likely duplicate contacts or accounts (CONTACT or ACCOUNT), "
+        "lowest id first, with the reason; merge them with mergeContacts / mergeAccounts.",
+    )
+    changes: ChangeFeed = strawberry.field(
+        resolver=changes_.changes,
+        permission_classes=[CanRead],
+        description="Delta sync for offline clients: what changed after the token `since` "
+        "(null: from the beginning), in commit order, deletions as tombstones. Never skips a "
+        "change, even when transactions commit out of order. A token older than "
+        "LEADGRAPH_CHANGE_RETENTION_DAYS is refused with SYNC_TOKEN_EXPIRED: sync from null.",
+    )
+    webhooks: list[Webhook] = strawberry.field(
+        resolver=webhooks_.webhooks,
+        permission_classes=[IsAdmin],
+        description="The workspace's webhooks.",
     )
 
 
@@ -195,6 +275,51 @@ class Mutation:
         "by email, the open lead by topic, a FORM_SUBMITTED interaction, the visitor's earlier "
         "visits stitched, one re-score. Answers only `accepted` or input errors.",
     )
+    merge_contacts: MergePayload = strawberry.mutation(
+        resolver=merges.merge_contacts,
+        permission_classes=[CanEdit],
+        description="Merge up to 10 contacts into a survivor: their leads, interactions, "
+        "opportunities and primary-contact roles move to it, its empty fields are filled, they "
+        "are deleted and the affected leads re-scored, in one transaction.",
+    )
+    merge_accounts: MergePayload = strawberry.mutation(
+        resolver=merges.merge_accounts,
+        permission_classes=[CanEdit],
+        description="Merge up to 10 accounts into a survivor: their contacts, leads, child "
+        "accounts and opportunities move to it, its empty fields are filled, they are deleted "
+        "and the affected leads re-scored; refused if it would create a parent account cycle.",
+    )
+    create_webhook: CreateWebhookPayload = strawberry.mutation(
+        resolver=webhooks_.create_webhook,
+        permission_classes=[IsAdmin],
+        description="Create a webhook; its signing secret is returned this once.",
+    )
+    delete_webhook: DeletePayload = strawberry.mutation(
+        resolver=webhooks_.delete_webhook,
+        permission_classes=[IsAdmin],
+        description="Delete a webhook and its delivery history.",
+    )
+
+
+@strawberry.type(
+    description="Live events over WebSocket (graphql-transport-ws at /graphql), only ever from "
+    "your workspace. A subscriber that falls behind is ended with an error: catch up with "
+    "`changes`, then subscribe again."
+)
+class Subscription:
+    score_changed: ScoreChange = strawberry.subscription(
+        resolver=changes_.score_changed,
+        description="A lead's score, grade or readiness moved (optionally one lead, one model, "
+        "or only changes that leave the lead sales-ready).",
+    )
+    lead_status_changed: LeadStatusChange = strawberry.subscription(
+        resolver=changes_.lead_status_changed,
+        description="A lead's status changed (optionally one lead).",
+    )
+    record_changed: RecordChange = strawberry.subscription(
+        resolver=changes_.record_changed,
+        description="Every committed create, update and delete (optionally of some types).",
+    )
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -249,7 +374,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[Interaction, Opportunity],
+        subscription=Subscription,
+        types=[Interaction, Opportunity, Webhook, WebhookDelivery],
         config=StrawberryConfig(relay_max_results=settings.max_page_size),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

@@ -62,6 +62,17 @@ class Settings:
     log_format: str = "text"
     visit_retention_days: int = 90
     capture_rate_limit_per_address: int = 60
+    max_report_groups: int = 10_000
+    # Change feed: retention, subscribers, webhooks, persisted queries, compression.
+    change_retention_days: int = 30
+    subscriber_queue_size: int = 1000
+    webhook_dispatcher: bool = True
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = 8
+    webhook_backoff_ceiling_seconds: int = 3600
+    webhook_timeout_seconds: int = 10
+    query_cache_seconds: int = 0
+    gzip_min_bytes: int = 1024
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -100,6 +111,18 @@ class Settings:
             log_format=_log_format(os.environ.get("LEADGRAPH_LOG_FORMAT") or "text"),
             visit_retention_days=_env_int("LEADGRAPH_VISIT_RETENTION_DAYS", 90),
             capture_rate_limit_per_address=_env_int("LEADGRAPH_CAPTURE_RATE_LIMIT_PER_ADDRESS", 60),
+            max_report_groups=_env_int("LEADGRAPH_MAX_REPORT_GROUPS", 10_000),
+            change_retention_days=_env_int("LEADGRAPH_CHANGE_RETENTION_DAYS", 30),
+            subscriber_queue_size=_env_int("LEADGRAPH_SUBSCRIBER_QUEUE_SIZE", 1000),
+            webhook_dispatcher=_env_bool("LEADGRAPH_WEBHOOK_DISPATCHER", True),
+            webhook_allow_private=_env_bool("LEADGRAPH_WEBHOOK_ALLOW_PRIVATE", False),
+            webhook_max_attempts=_env_int("LEADGRAPH_WEBHOOK_MAX_ATTEMPTS", 8),
+            webhook_backoff_ceiling_seconds=_env_int(
+                "LEADGRAPH_WEBHOOK_BACKOFF_CEILING_SECONDS", 3600
+            ),
+            webhook_timeout_seconds=_env_int("LEADGRAPH_WEBHOOK_TIMEOUT_SECONDS", 10),
+            query_cache_seconds=_env_int("LEADGRAPH_QUERY_CACHE_SECONDS", 0),
+            gzip_min_bytes=_env_int("LEADGRAPH_GZIP_MIN_BYTES", 1024),
         )
 
     @property

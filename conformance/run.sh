@@ -20,3 +20,4 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 LEADGRAPH_URL="http://127.0.0.1:$PORT/graphql" LEADGRAPH_KEY="$key" node audit.mjs
+LEADGRAPH_URL="http://127.0.0.1:$PORT/graphql" LEADGRAPH_KEY="$key" node subscribe.mjs

@@ -20,6 +20,9 @@ MODEL_MODULES = [
     "models.opportunity",
     "models.rate_limit",
     "models.capture",
+    "models.changes",
+    "models.webhooks",
+    "models.persisted_query",
 ]
 
 __all__ = [

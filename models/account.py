@@ -13,6 +13,8 @@ class Account(Model):
     website = fields.CharField(max_length=500, null=True)
     city = fields.CharField(max_length=100, null=True)
     country = fields.CharField(max_length=100, null=True)
+    number_of_employees = fields.IntField(null=True)
+    annual_revenue = fields.FloatField(null=True)
     parent_account = fields.ForeignKeyField(
         "models.Account",
         related_name="child_accounts",
@@ -41,4 +43,6 @@ class Account(Model):
             Index(fields=("workspace_id", "updated_at")),
             # AddField does not index a foreign key it adds, so this one is explicit.
             Index(fields=("primary_contact_id",)),
+            Index(fields=("workspace_id", "number_of_employees")),
+            Index(fields=("workspace_id", "annual_revenue")),
         )

@@ -37,17 +37,22 @@ async def seed_demo(workspace: Workspace, *, contacts: int, seed: int = 7) -> di
     now = datetime.now(UTC)
 
     account_count = max(1, contacts // 10)
-    accounts = [
-        Account(
-            workspace_id=workspace.id,
-            name=f"{fake.company()} {i}",
-            industry=rnd.choice(INDUSTRIES),
-            website=f"https://{fake.domain_word()}{i}.example",
-            city=fake.city(),
-            country=fake.country_code(),
+    sizes = random.Random(seed + 1)  # its own stream, so the rest of the data stays the same
+    accounts = []
+    for i in range(account_count):
+        employees = int(sizes.lognormvariate(4, 1.6)) + 1
+        accounts.append(
+            Account(
+                workspace_id=workspace.id,
+                name=f"{fake.company()} {i}",
+                industry=rnd.choice(INDUSTRIES),
+                website=f"https://{fake.domain_word()}{i}.example",
+                city=fake.city(),
+                country=fake.country_code(),
+                number_of_employees=employees,
+                annual_revenue=round(employees * sizes.uniform(80_000, 250_000), -3),
+            )
         )
-        for i in range(account_count)
-    ]
     account_ids = await _bulk(Account, accounts)
     # A fifth of the accounts get a parent among the accounts made before them.
     for index in range(1, len(account_ids)):

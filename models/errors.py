@@ -14,11 +14,19 @@ class ErrorCode(StrEnum):
 class DomainError(Exception):
     """Raised inside a transaction to abort it; carries the input path it is about."""
 
-    def __init__(self, code: ErrorCode, message: str, field: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        field: list[str] | None = None,
+        existing: list[tuple[str, int]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        # DUPLICATE errors: (type name, id) of the records the input clashes with.
+        self.existing = existing
 
 
 class DomainErrors(Exception):

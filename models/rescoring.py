@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from models import lead_matching, rule_sql
 from models.lead import LeadStatus
 from models.scoring import Frequency, Rule
 from models.scoring_model import ScoringModel
@@ -34,16 +35,15 @@ class Scope:
         return conjunction(parts)
 
 
-def _contribution(rule: Rule, n: str) -> str:
+def _contribution(rule: Rule, n: str, decayed: str) -> str:
     points = int(rule.points)
+    if rule.is_attribute:
+        return f"(CASE WHEN {n} = 1 THEN {points} ELSE 0 END)"
     if rule.frequency is Frequency.EACH:
-        if rule.max_points is None:
-            return f"({points} * {n})"
-        cap = abs(int(rule.max_points))
-        raw = f"({points} * {n})"
-        return (
-            f"(CASE WHEN {raw} > {cap} THEN {cap} WHEN {raw} < {-cap} THEN {-cap} ELSE {raw} END)"
-        )
+        raw = f"({points} * {decayed if rule.decays else n})"
+        if rule.max_points is not None:
+            raw = rule_sql.clamp(raw, abs(int(rule.max_points)))
+        return rule_sql.round_half_away(raw) if rule.decays else raw
     if rule.frequency is Frequency.AT_LEAST:
         return f"(CASE WHEN {n} >= {int(rule.min_count)} THEN {points} ELSE 0 END)"
     return f"(CASE WHEN {n} = 0 THEN {points} ELSE 0 END)"
@@ -59,68 +59,124 @@ def _grade(grades: list[dict], score: str, q: Sql) -> str:
     return f"CASE {branches} ELSE NULL END"
 
 
-def counted_interactions(scope: Scope, q: Sql) -> str:
-    """(lead_id, type, occurred_at) of every interaction that counts for each lead in scope."""
+def counted_interactions(scope: Scope, q: Sql, *, columns: list[str] = ()) -> str:  # type: ignore[assignment]
+    """(lead_id, type, occurred_at, *columns) of every interaction that counts for each lead in
+    scope; `columns` are expressions over the interaction `i`."""
+    extra = "".join(f", {c}" for c in columns)
     return (
-        f"SELECT l1.id AS lead_id, i.type, i.occurred_at FROM lead l1 "
+        f"SELECT l1.id AS lead_id, i.type, i.occurred_at{extra} FROM lead l1 "
         f"JOIN interaction i ON i.lead_id = l1.id WHERE {scope.leads(q, 'l1')} "
-        f"UNION ALL SELECT l2.id AS lead_id, i.type, i.occurred_at FROM lead l2 "
+        f"UNION ALL SELECT l2.id AS lead_id, i.type, i.occurred_at{extra} FROM lead l2 "
         f"JOIN interaction i ON i.contact_id = l2.contact_id AND i.lead_id IS NULL "
         f"WHERE {scope.leads(q, 'l2')}"
     )
 
 
+def entry_condition(model: ScoringModel, alias: str, q: Sql) -> str:
+    """The model's entry criteria over `lead {alias}` ('' when every lead is in)."""
+    applies_to = getattr(model, "applies_to", None)
+    return lead_matching.lead_condition(applies_to, alias, q) if applies_to else ""
+
+
 def score_select(
     model: ScoringModel, rules: list[Rule], scope: Scope, q: Sql, now: datetime
 ) -> str:
-    """SELECT lead_id, score, grade, sales_ready, n0..nk for every lead in scope."""
-    counts = []
+    """SELECT lead_id, score, grade, ready, n0..nk, p0..pk for every lead in scope that meets the
+    model's entry criteria (n: matching interactions or attribute match; p: contribution)."""
+    sums, columns = [], []
     for index, rule in enumerate(rules):
+        if rule.is_attribute:
+            continue
         condition = f"c.type = {q.param(rule.interaction_type)}"
         if rule.within_days is not None:
             cutoff = now - timedelta(days=int(rule.within_days))
             condition += f" AND c.occurred_at >= {q.param(cutoff)}"
-        counts.append(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS n{index}")
-    counts_sql = ", ".join(counts) if counts else "0 AS n_none"
-    aggregated = (
-        f"SELECT l.id AS lead_id, {counts_sql} FROM lead l "
-        f"LEFT JOIN ({counted_interactions(scope, q)}) c ON c.lead_id = l.id "
-        f"WHERE {scope.leads(q, 'l')} GROUP BY l.id"
-    )
-    total = " + ".join(_contribution(r, f"a.n{i}") for i, r in enumerate(rules)) or "0"
-    ns = ", ".join(f"a.n{i}" for i in range(len(rules)))
-    scored = f"SELECT a.lead_id, ({total}) AS score{', ' + ns if ns else ''} FROM ({aggregated}) a"
+        if rule.metadata_contains is not None:
+            # Matched where the interaction is read, so the JSON is not carried any further.
+            contains = rule_sql.metadata_contains("i.metadata", rule.metadata_contains, q)
+            columns.append(
+                f"CASE WHEN i.type = {q.param(rule.interaction_type)} AND {contains} "
+                f"THEN 1 ELSE 0 END AS m{index}"
+            )
+            condition += f" AND c.m{index} = 1"
+        sums.append(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS n{index}")
+        if rule.decays:
+            factor = rule_sql.decay_factor("c.occurred_at", rule.half_life_days, now, q)  # type: ignore[arg-type]
+            sums.append(f"SUM(CASE WHEN {condition} THEN {factor} ELSE 0 END) AS d{index}")
+    in_model = conjunction([scope.leads(q, "l"), entry_condition(model, "l", q)])
+    if sums:
+        aggregated = (
+            f"SELECT l.id AS lead_id, {', '.join(sums)} FROM lead l "
+            f"LEFT JOIN ({counted_interactions(scope, q, columns=columns)}) c "
+            f"ON c.lead_id = l.id WHERE {in_model} GROUP BY l.id"
+        )
+    else:
+        aggregated = f"SELECT l.id AS lead_id FROM lead l WHERE {in_model}"
+    # Each attribute rule is the set of in-scope leads matching its filter, joined back: its
+    # EXISTS conditions then run as (hash) semi-joins over the related table, not as one probe
+    # per lead.
+    matched, joins = [], []
+    for index, rule in enumerate(rules):
+        if not rule.is_attribute:
+            continue
+        t = f"la{index}"
+        condition = lead_matching.lead_condition(rule.lead_matches, t, q)  # type: ignore[arg-type]
+        joins.append(
+            f"LEFT JOIN (SELECT {t}.id FROM lead {t} WHERE {scope.leads(q, t)} AND {condition}) "
+            f"r{index} ON r{index}.id = a.lead_id"
+        )
+        matched.append(f"CASE WHEN r{index}.id IS NULL THEN 0 ELSE 1 END AS n{index}")
+    if matched:
+        aggregated = f"SELECT a.*, {', '.join(matched)} FROM ({aggregated}) a {' '.join(joins)}"
+    ns = [f"m.n{i}" for i in range(len(rules))]
+    ps = [f"{_contribution(r, f'm.n{i}', f'm.d{i}')} AS p{i}" for i, r in enumerate(rules)]
+    scored = f"SELECT m.lead_id{''.join(', ' + n for n in ns + ps)} FROM ({aggregated}) m"
+    total = " + ".join(f"s.p{i}" for i in range(len(rules))) or "0"
+    summed = f"SELECT s.*, ({total}) AS score FROM ({scored}) s"
     threshold = int(model.sales_ready_threshold)
+    columns = "".join(f", x.n{i}, x.p{i}" for i in range(len(rules)))
     return (
         f"SELECT x.lead_id, x.score, {_grade(model.grades, 'x.score', q)} AS grade, "
-        f"CASE WHEN x.score >= {threshold} THEN 1 ELSE 0 END AS ready"
-        f"{', ' + ns.replace('a.', 'x.') if ns else ''} FROM ({scored}) x"
+        f"CASE WHEN x.score >= {threshold} THEN 1 ELSE 0 END AS ready{columns} FROM ({summed}) x"
     )
 
 
 async def rescore_model(
     conn: BaseDBAsyncClient, model: ScoringModel, scope: Scope, now: datetime
 ) -> None:
-    """Recompute and upsert every in-scope lead's score under one model."""
+    """Recompute and upsert the score of every in-scope lead inside the model's entry criteria;
+    drop the scores of in-scope leads outside them."""
     postgres = is_postgres(conn)
     q = Sql(postgres)
     rules = [Rule.from_json(r) for r in model.rules]
     select = score_select(model, rules, scope, q, now)
     array = "jsonb_build_array" if postgres else "json_array"
     counts = f"{array}({', '.join(f's.n{i}' for i in range(len(rules)))})"
+    points = f"{array}({', '.join(f's.p{i}' for i in range(len(rules)))})"
     ready = "(s.ready = 1)" if postgres else "s.ready"
     sql = (
         "INSERT INTO lead_score (workspace_id, lead_id, model_id, score, previous_score, grade, "
-        "sales_ready, previous_sales_ready, counts, updated_at) "
+        "sales_ready, previous_sales_ready, counts, contributions, updated_at) "
         f"SELECT {q.typed(model.workspace_id, 'int')}, s.lead_id, {q.typed(model.id, 'int')}, "
-        f"s.score, NULL, s.grade, {ready}, NULL, {counts}, {q.typed(now, 'timestamptz')} "
-        f"FROM ({select}) s WHERE 1 = 1 "
+        f"s.score, NULL, s.grade, {ready}, NULL, {counts}, {points}, "
+        f"{q.typed(now, 'timestamptz')} FROM ({select}) s WHERE 1 = 1 "
         "ON CONFLICT (lead_id, model_id) DO UPDATE SET previous_score = lead_score.score, "
         "previous_sales_ready = lead_score.sales_ready, score = excluded.score, "
         "grade = excluded.grade, sales_ready = excluded.sales_ready, counts = excluded.counts, "
-        "updated_at = excluded.updated_at"
+        "contributions = excluded.contributions, updated_at = excluded.updated_at"
     )
     await conn.execute_query(sql, q.params)
+    if getattr(model, "applies_to", None):
+        q = Sql(postgres)
+        outside = (
+            f"SELECT l.id FROM lead l WHERE {scope.leads(q, 'l')} "
+            f"AND NOT COALESCE({entry_condition(model, 'l', q)}, FALSE)"
+        )
+        await conn.execute_query(
+            f"DELETE FROM lead_score WHERE model_id = {q.param(model.id)} "
+            f"AND lead_id IN ({outside})",
+            q.params,
+        )
 
 
 async def refresh_lead_summary(conn: BaseDBAsyncClient, scope: Scope) -> None:

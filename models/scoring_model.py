@@ -12,8 +12,11 @@ class ScoringModel(Model):
     primary = fields.BooleanField(default=False)
     active = fields.BooleanField(default=True)
     sales_ready_threshold = fields.IntField()
-    # [{"interaction_type", "frequency", "min_count", "points", "max_points", "within_days"}]
+    # [{"interaction_type" | "lead_matches", "frequency", "min_count", "points", "max_points",
+    #   "within_days", "metadata_contains", "half_life_days"}]
     rules = fields.JSONField(default=list)
+    # Entry criteria: a stored LeadFilter (GraphQL names); other leads get no score here.
+    applies_to = fields.JSONField(null=True)
     # [{"label", "min_score"}]
     grades = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -39,6 +42,8 @@ class LeadScore(Model):
     sales_ready = fields.BooleanField(default=False)
     previous_sales_ready = fields.BooleanField(null=True)
     counts = fields.JSONField(default=list)
+    # What each rule added, in rule order (null on rows scored before this column existed).
+    contributions = fields.JSONField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -1,5 +1,7 @@
 """accounts, createAccount, updateAccount, deleteAccount."""
 
+import math
+
 from strawberry import relay
 from tortoise.transactions import in_transaction
 
@@ -12,6 +14,7 @@ from api.types.common import Connection, DeletePayload
 from models import Account as AccountRow
 from models import Contact as ContactRow
 from models import Lead as LeadRow
+from models.attribute_rescoring import lock_affected_leads
 from models.errors import DomainError, ErrorCode
 from models.validation import Text, clean_fields
 from resolvers.filtering import account_condition, account_search
@@ -25,6 +28,36 @@ FIELDS = {
     "city": Text(100),
     "country": Text(100),
 }
+
+
+NUMBERS = ["number_of_employees", "annual_revenue"]
+MAX_EMPLOYEES = 100_000_000
+MAX_REVENUE = 1e15
+
+
+def firmographics(input_) -> tuple[dict, list[DomainError]]:
+    """numberOfEmployees and annualRevenue, checked: whole, finite, not negative."""
+    values = given(input_, NUMBERS)
+    errors = []
+    employees = values.get("number_of_employees")
+    if employees is not None and not 0 <= employees <= MAX_EMPLOYEES:
+        errors.append(
+            DomainError(
+                ErrorCode.INVALID,
+                f"numberOfEmployees must be 0 to {MAX_EMPLOYEES:,}.",
+                ["numberOfEmployees"],
+            )
+        )
+    revenue = values.get("annual_revenue")
+    if revenue is not None and not (math.isfinite(revenue) and 0 <= revenue <= MAX_REVENUE):
+        errors.append(
+            DomainError(
+                ErrorCode.INVALID,
+                "annualRevenue must be a finite number from 0 to 1e15 (not NaN or Infinity).",
+                ["annualRevenue"],
+            )
+        )
+    return values, errors
 
 
 async def accounts(
@@ -87,6 +120,9 @@ async def _references(values: dict, account_id: int | None, workspace_id: int) -
 async def create_account(info: Info, input: CreateAccountInput) -> AccountPayload:
     workspace_id = info.context.workspace_id
     values, errors = clean_fields(given(input, list(FIELDS)), FIELDS)
+    numbers, number_errors = firmographics(input)
+    values.update(numbers)
+    errors += number_errors
     if errors:
         return AccountPayload(account=None, user_errors=user_errors(errors))
     try:
@@ -103,16 +139,25 @@ async def create_account(info: Info, input: CreateAccountInput) -> AccountPayloa
 async def update_account(info: Info, input: UpdateAccountInput) -> AccountPayload:
     workspace_id = info.context.workspace_id
     values, errors = clean_fields(given(input, list(FIELDS)), FIELDS)
+    numbers, number_errors = firmographics(input)
+    values.update(numbers)
+    errors += number_errors
     if errors:
         return AccountPayload(account=None, user_errors=user_errors(errors))
+    actor = info.context.principal.api_key_name if info.context.principal else None
     try:
-        async with in_transaction():
+        async with in_transaction() as conn:
+            existing = await fetch_in_workspace(AccountRow, input.id, workspace_id, "id")
+            change = await lock_affected_leads(  # leads before the account, as everywhere
+                conn, workspace_id, account_ids=[existing.id]
+            )
             row = await fetch_in_workspace(AccountRow, input.id, workspace_id, "id", lock=True)
             refs = await _references(
                 given(input, ["parent_account_id", "primary_contact_id"]), row.id, workspace_id
             )
             row.update_from_dict({**values, **refs})
             await row.save()
+            await change.rescore(conn, actor=actor)
     except DomainError as e:
         return AccountPayload(account=None, user_errors=user_errors([e]))
     return AccountPayload(account=Account.from_row(model_row(row)), user_errors=[])
@@ -122,7 +167,9 @@ async def delete_account(info: Info, input: DeleteInput) -> DeletePayload:
     """Contacts, leads and child accounts stay, unlinked from the deleted account."""
     workspace_id = info.context.workspace_id
     try:
-        async with in_transaction():
+        async with in_transaction() as conn:
+            existing = await fetch_in_workspace(AccountRow, input.id, workspace_id, "id")
+            change = await lock_affected_leads(conn, workspace_id, account_ids=[existing.id])
             row = await fetch_in_workspace(AccountRow, input.id, workspace_id, "id", lock=True)
             await ContactRow.filter(workspace_id=workspace_id, account_id=row.id).update(
                 account_id=None
@@ -134,6 +181,7 @@ async def delete_account(info: Info, input: DeleteInput) -> DeletePayload:
                 parent_account_id=None
             )
             await row.delete()
+            await change.rescore(conn)
     except DomainError as e:
         return DeletePayload(deleted_id=None, user_errors=user_errors([e]))
     return DeletePayload(deleted_id=relay.GlobalID("Account", str(row.id)), user_errors=[])

@@ -15,6 +15,7 @@ from models import Account as AccountRow
 from models import Contact as ContactRow
 from models import Interaction as InteractionRow
 from models import Lead as LeadRow
+from models.attribute_rescoring import lock_affected_leads
 from models.errors import DomainError, DomainErrors, ErrorCode
 from models.rescoring import Scope, lock_leads, rescore
 from models.validation import Text, clean_fields, normalize_email
@@ -57,9 +58,13 @@ async def _email_is_free(email: str | None, workspace_id: int, contact_id: int |
     query = ContactRow.filter(workspace_id=workspace_id, email_normalized=normalize_email(email))
     if contact_id is not None:
         query = query.exclude(id=contact_id)
-    if await query.exists():
+    clashing = await query.order_by("id").values_list("id", flat=True)
+    if clashing:
         raise DomainError(
-            ErrorCode.DUPLICATE, f"A contact with the email {email} already exists.", ["email"]
+            ErrorCode.DUPLICATE,
+            f"A contact with the email {email} already exists.",
+            ["email"],
+            existing=[("Contact", i) for i in clashing],
         )
 
 
@@ -81,25 +86,44 @@ async def _contact_values(input_, workspace_id: int, contact_id: int | None) -> 
 
 async def _save(info: Info, input_, contact_id_gid: relay.GlobalID | None) -> ContactPayload:
     workspace_id = info.context.workspace_id
+    actor = info.context.principal.api_key_name if info.context.principal else None
     try:
-        async with in_transaction():
+        async with in_transaction() as conn:
             if contact_id_gid is None:
                 values = await _contact_values(input_, workspace_id, None)
+                change = await lock_affected_leads(
+                    conn, workspace_id, account_ids=[values.get("account_id")]
+                )
                 row = await ContactRow.create(workspace_id=workspace_id, **values)
             else:
+                existing = await fetch_in_workspace(ContactRow, contact_id_gid, workspace_id, "id")
+                values = await _contact_values(input_, workspace_id, existing.id)
+                change = await lock_affected_leads(  # leads before the contact: see the module
+                    conn,
+                    workspace_id,
+                    contact_ids=[existing.id],
+                    account_ids=[existing.account_id, values.get("account_id")],  # type: ignore[attr-defined]
+                )
                 row = await fetch_in_workspace(
                     ContactRow, contact_id_gid, workspace_id, "id", lock=True
                 )
-                values = await _contact_values(input_, workspace_id, row.id)
                 row.update_from_dict(values)
                 await row.save()
+            await change.rescore(conn, actor=actor)
     except DomainErrors as e:
         return ContactPayload(contact=None, user_errors=user_errors(e.errors))
     except DomainError as e:
         return ContactPayload(contact=None, user_errors=user_errors([e]))
     except IntegrityError:  # a concurrent insert took the email between check and write
+        email = given(input_, ["email"]).get("email")
+        clashing = await ContactRow.filter(
+            workspace_id=workspace_id, email_normalized=normalize_email(email)
+        ).values_list("id", flat=True)
         error = DomainError(
-            ErrorCode.DUPLICATE, "A contact with this email already exists.", ["email"]
+            ErrorCode.DUPLICATE,
+            "A contact with this email already exists.",
+            ["email"],
+            existing=[("Contact", i) for i in clashing],
         )
         return ContactPayload(contact=None, user_errors=user_errors([error]))
     return ContactPayload(contact=Contact.from_row(model_row(row)), user_errors=[])
@@ -119,6 +143,12 @@ async def delete_contact(info: Info, input: DeleteInput) -> DeletePayload:
     workspace_id = info.context.workspace_id
     try:
         async with in_transaction() as conn:
+            existing = await fetch_in_workspace(ContactRow, input.id, workspace_id, "id")
+            attribute_change = await lock_affected_leads(  # account.contacts filters
+                conn,
+                workspace_id,
+                account_ids=[existing.account_id],  # type: ignore[attr-defined]
+            )
             row = await fetch_in_workspace(ContactRow, input.id, workspace_id, "id", lock=True)
             lead_ids = await lock_leads(conn, workspace_id, contact_ids=[row.id])
             company = None
@@ -139,6 +169,7 @@ async def delete_contact(info: Info, input: DeleteInput) -> DeletePayload:
             await row.delete()
             if lead_ids:  # they lost the contact's interactions
                 await rescore(conn, Scope(workspace_id, list(lead_ids)))
+            await attribute_change.rescore(conn)
     except DomainError as e:
         return DeletePayload(deleted_id=None, user_errors=user_errors([e]))
     return DeletePayload(deleted_id=relay.GlobalID("Contact", str(row.id)), user_errors=[])

@@ -4,6 +4,8 @@ Every relation filter becomes an `EXISTS` subquery on the related table, so filt
 combine freely (`and`/`or`/`not`) and run entirely in the database.
 """
 
+import math
+
 from strawberry import relay
 
 from api.errors import BadUserInput
@@ -11,6 +13,7 @@ from api.inputs.filters import (
     AccountFilter,
     ContactFilter,
     DateTimeFilter,
+    FloatFilter,
     IDFilter,
     InteractionFilter,
     IntFilter,
@@ -67,6 +70,24 @@ def int_condition(f: IntFilter | None, expr: str, q: Sql) -> str:
     if f.in_ is not None:
         parts.append(q.in_list(expr, f.in_))
     return conjunction(parts)
+
+
+def float_condition(f: FloatFilter | None, expr: str, q: Sql) -> str:
+    if f is None:
+        return ""
+    parts = [_null(expr, f.is_null)]
+    for op, value in (("=", f.eq), (">", f.gt), (">=", f.gte), ("<", f.lt), ("<=", f.lte)):
+        if value is not None:
+            parts.append(f"{expr} {op} {q.param(_finite(value))}")
+    if f.neq is not None:
+        parts.append(f"({expr} <> {q.param(_finite(f.neq))} OR {expr} IS NULL)")
+    return conjunction(parts)
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise BadUserInput("A number filter needs a finite number (not NaN or Infinity).")
+    return float(value)
 
 
 def datetime_condition(f: DateTimeFilter | None, expr: str, q: Sql) -> str:
@@ -140,6 +161,8 @@ def account_condition(f: AccountFilter | None, t: str, q: Sql) -> str:
         string_condition(f.industry, f"{t}.industry", q),
         string_condition(f.city, f"{t}.city", q),
         string_condition(f.country, f"{t}.country", q),
+        int_condition(f.number_of_employees, f"{t}.number_of_employees", q),
+        float_condition(f.annual_revenue, f"{t}.annual_revenue", q),
         datetime_condition(f.created_at, f"{t}.created_at", q),
     ]
     if f.parent_account is not None:
@@ -230,12 +253,31 @@ def lead_condition(f: LeadFilter | None, t: str, q: Sql) -> str:
 def interaction_condition(f: InteractionFilter | None, t: str, q: Sql) -> str:
     if f is None:
         return ""
-    return conjunction(
-        [
-            enum_condition(f.type, f"{t}.type", q),
-            datetime_condition(f.occurred_at, f"{t}.occurred_at", q),
-        ]
-    )
+    parts = [
+        enum_condition(f.type, f"{t}.type", q),
+        datetime_condition(f.occurred_at, f"{t}.occurred_at", q),
+    ]
+    if f.contact is not None:
+        parts.append(
+            _exists(
+                "contact",
+                "{a}.id = " + f"{t}.contact_id",
+                lambda a: contact_condition(f.contact, a, q),
+                q,
+                "c",
+            )
+        )
+    if f.lead is not None:
+        parts.append(
+            _exists(
+                "lead",
+                "{a}.id = " + f"{t}.lead_id",
+                lambda a: lead_condition(f.lead, a, q),
+                q,
+                "l",
+            )
+        )
+    return conjunction(parts)
 
 
 def _search(terms: str | None, exprs: list[str], q: Sql) -> str:

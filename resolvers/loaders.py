@@ -39,6 +39,7 @@ from resolvers.pagination import (
     sort_keys,
     to_connection,
 )
+from resolvers.reports.rollups import ReportLoaders
 
 NODE_TYPES: dict[str, Callable[[dict], Any]] = {
     "account": Account.from_row,
@@ -187,6 +188,7 @@ class Loaders:
         self._scoring_models: dict[int, ScoringModel] | None = None
         self.lead_touches = DataLoader(partial(touches.lead_touches, workspace_id))
         self.contact_first_touch = DataLoader(partial(touches.contact_first_touches, workspace_id))
+        self.reports = ReportLoaders(workspace_id)  # Account.rollup (reporting)
 
     async def scoring_models(self) -> dict[int, ScoringModel]:
         """The workspace's scoring models by id, read once per request."""
@@ -221,6 +223,7 @@ class Loaders:
                     grade=r["grade"],
                     sales_ready=bool(r["sales_ready"]),
                     counts=parse_json(r["counts"]) or [],
+                    contributions=parse_json(r.get("contributions")),
                 )
                 for r in rows.get(lead_id, [])
                 if r["model_id"] in models and models[r["model_id"]].active

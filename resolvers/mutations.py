@@ -11,7 +11,19 @@ from models.errors import DomainError, ErrorCode
 
 
 def user_errors(errors: list[DomainError]) -> list[UserError]:
-    return [UserError(field=e.field, message=e.message, code=UserErrorCode(e.code)) for e in errors]
+    return [
+        UserError(
+            field=e.field,
+            message=e.message,
+            code=UserErrorCode(e.code),
+            existing_ids=(
+                [relay.GlobalID(type_name, str(id_)) for type_name, id_ in e.existing]
+                if e.existing is not None
+                else None
+            ),
+        )
+        for e in errors
+    ]
 
 
 def given(input_: Any, names: list[str]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """scoringModels, createScoringModel, updateScoringModel, previewScoringModel."""
 
+import math
 from datetime import UTC, datetime
 
+import orjson
 from tortoise.transactions import in_transaction
 
 from api.context import Info
@@ -26,8 +28,10 @@ from models.rescoring import Scope, refresh_lead_summary, rescore, score_select
 from models.scoring import Frequency, Rule
 from models.sql import Sql, connection, fetch, is_postgres
 from models.validation import Text, camel, clean_fields
+from resolvers.filtering import lead_condition
 from resolvers.mutations import fetch_in_workspace, given, user_errors
 from resolvers.pagination import PageArgs, SortKey, count, fetch_page, page_size, to_connection
+from resolvers.stored_filters import dump_lead_filter, load_lead_filter, refused_fields
 
 MAX_RULES = 100
 MAX_POINTS = 100_000
@@ -35,6 +39,58 @@ MAX_POINTS = 100_000
 
 async def scoring_models(info: Info) -> list[ScoringModel]:
     return list((await info.context.loaders.scoring_models()).values())
+
+
+MAX_FILTER_BYTES = 8_192
+
+
+def validate_lead_filter(value, path: list[str]) -> tuple[dict | None, list[DomainError]]:
+    """A LeadFilter input as the JSON to store, or why a rule may not use it."""
+    if value is None:
+        return None, []
+    data = dump_lead_filter(value)
+    errors = [
+        DomainError(
+            ErrorCode.INVALID,
+            f"{name} cannot be used here: re-scoring itself changes it.",
+            [*path, *name.split(".")],
+        )
+        for name in refused_fields(data)
+    ]
+    if len(orjson.dumps(data)) > MAX_FILTER_BYTES:
+        errors.append(
+            DomainError(ErrorCode.INVALID, f"The filter exceeds {MAX_FILTER_BYTES} bytes.", path)
+        )
+    if not errors:
+        try:
+            lead_condition(load_lead_filter(data), "l", Sql(False))
+        except BadUserInput as e:
+            errors.append(DomainError(ErrorCode.INVALID, str(e), path))
+    return data, errors
+
+
+def _metadata_errors(pattern, path: list[str]) -> list[DomainError]:
+    if not isinstance(pattern, dict) or not pattern:
+        return [DomainError(ErrorCode.INVALID, "metadataContains must be a JSON object.", path)]
+    if len(orjson.dumps(pattern)) > MAX_FILTER_BYTES:
+        return [DomainError(ErrorCode.INVALID, f"At most {MAX_FILTER_BYTES} bytes.", path)]
+
+    def bad_keys(value) -> bool:
+        if isinstance(value, dict):
+            return any('"' in k or "\\" in k or bad_keys(v) for k, v in value.items())
+        if isinstance(value, list):
+            return any(bad_keys(v) for v in value)
+        return isinstance(value, float) and not math.isfinite(value)
+
+    if bad_keys(pattern):
+        return [
+            DomainError(
+                ErrorCode.INVALID,
+                "metadataContains keys may not hold quotes or backslashes.",
+                path,
+            )
+        ]
+    return []
 
 
 def validate_rules(rules: list[ScoringRuleInput]) -> tuple[list[dict], list[DomainError]]:
@@ -51,6 +107,7 @@ def validate_rules(rules: list[ScoringRuleInput]) -> tuple[list[dict], list[Doma
                 )
             )
         min_count = 1 if r.min_count is None else r.min_count
+        frequency = Frequency(r.frequency or Frequency.EACH)
         if min_count < 1:
             errors.append(
                 DomainError(ErrorCode.INVALID, "minCount must be at least 1.", [*path, "minCount"])
@@ -67,13 +124,63 @@ def validate_rules(rules: list[ScoringRuleInput]) -> tuple[list[dict], list[Doma
                     ErrorCode.INVALID, "withinDays must be 1 to 3650.", [*path, "withinDays"]
                 )
             )
+        if (r.interaction_type is None) == (r.lead_matches is None):
+            errors.append(
+                DomainError(
+                    ErrorCode.INVALID,
+                    "Give exactly one of interactionType and leadMatches.",
+                    [*path, "interactionType"],
+                )
+            )
+        lead_matches, filter_errors = validate_lead_filter(r.lead_matches, [*path, "leadMatches"])
+        errors += filter_errors
+        if lead_matches is not None:
+            extras = {
+                "metadataContains": r.metadata_contains,
+                "halfLifeDays": r.half_life_days,
+                "withinDays": r.within_days,
+                "maxPoints": r.max_points,
+                "frequency": None if frequency is Frequency.EACH else frequency,
+                "minCount": None if min_count == 1 else min_count,
+            }
+            errors += [
+                DomainError(
+                    ErrorCode.INVALID,
+                    f"An attribute rule (leadMatches) takes points only, not {name}.",
+                    [*path, name],
+                )
+                for name, value in extras.items()
+                if value is not None
+            ]
+        if r.metadata_contains is not None:
+            errors += _metadata_errors(r.metadata_contains, [*path, "metadataContains"])
+        if r.half_life_days is not None:
+            if not 1 <= r.half_life_days <= 3650:
+                errors.append(
+                    DomainError(
+                        ErrorCode.INVALID,
+                        "halfLifeDays must be 1 to 3650.",
+                        [*path, "halfLifeDays"],
+                    )
+                )
+            if frequency is not Frequency.EACH:
+                errors.append(
+                    DomainError(
+                        ErrorCode.INVALID,
+                        "halfLifeDays applies to EACH rules only.",
+                        [*path, "halfLifeDays"],
+                    )
+                )
         rule = Rule(
-            interaction_type=r.interaction_type.value,
+            interaction_type=r.interaction_type.value if r.interaction_type else None,
             points=r.points,
-            frequency=Frequency(r.frequency or Frequency.EACH),
+            frequency=frequency,
             min_count=min_count,
             max_points=r.max_points,
             within_days=r.within_days,
+            lead_matches=lead_matches,
+            metadata_contains=r.metadata_contains,
+            half_life_days=r.half_life_days,
         )
         parsed.append(rule.to_json())
     return parsed, errors
@@ -118,6 +225,11 @@ def _validate(input_) -> dict:
     if "grades" in sent:
         values["grades"], grade_errors = validate_grades(sent["grades"] or [])
         errors += grade_errors
+    if "applies_to" in (sent := given(input_, ["applies_to"])):
+        values["applies_to"], filter_errors = validate_lead_filter(
+            sent["applies_to"], ["appliesTo"]
+        )
+        errors += filter_errors
     if values.get("primary") and values.get("active") is False:
         errors.append(DomainError(ErrorCode.INVALID, "A primary model must be active.", ["active"]))
     if errors:
@@ -138,7 +250,7 @@ async def _apply_change(conn, row: ScoringModelRow, values: dict, actor: str | N
     row.update_from_dict(values)
     await row.save(using_db=conn)
     scoring_changed = row.active and bool(
-        {"rules", "sales_ready_threshold", "grades", "active"} & set(values)
+        {"rules", "sales_ready_threshold", "grades", "active", "applies_to"} & set(values)
     )
     scope = Scope(workspace_id)
     if scoring_changed:
@@ -232,6 +344,7 @@ async def preview_scoring_model(info: Info, input: CreateScoringModelInput) -> S
         sales_ready_threshold=values["sales_ready_threshold"],
         rules=values["rules"],
         grades=values.get("grades", []),
+        applies_to=values.get("applies_to"),
     )
     postgres = is_postgres(connection())
     q = Sql(postgres)

@@ -154,9 +154,10 @@ QUERIES_BY_HAND = [
     '{ leads(search: "indie") { edges { node { topic companyName contact { id } account { id } } } } leads2: leads(filter: {salesReady: false, score: {gte: 0}}) { totalCount } }',
     "{ leads { edges { node { topic interactions(first: 2) { totalCount pageInfo { hasNextPage } edges { cursor node { type occurredAt metadata } } } } } } }",
     '{ contacts(first: 2, orderBy: [{field: CREATED_AT, direction: DESC}]) { edges { node { leads(filter: {topic: {in: ["Wind"]}}) { totalCount } } } } }',
-    # what the old fast path declined: scores, history, opportunity, models, keys, backward pages
-    "{ leads(orderBy: [{field: SCORE, direction: DESC}]) { edges { node { topic score grade salesReady scores { score grade salesReady model { id name primary active salesReadyThreshold rules { interactionType frequency minCount points maxPoints withinDays } grades { label minScore } createdAt updatedAt } breakdown { count points rule { interactionType points frequency } } } history { at fromStatus toStatus reason apiKeyName } opportunity { id name estimatedValue lead { topic } contact { lastName } account { name } } } } } }",
-    "{ scoringModels { __typename id name primary active rules { __typename points } grades { label } } apiKeys { id name role createdAt lastUsedAt revokedAt } }",
+    # what the old fast path declined: history, opportunity, models, keys, backward pages
+    # (Lead.scores and ScoringModel.rules decline since issue 12 changed their stored JSON)
+    "{ leads(orderBy: [{field: SCORE, direction: DESC}]) { edges { node { topic score grade salesReady history { at fromStatus toStatus reason apiKeyName } opportunity { id name estimatedValue lead { topic } contact { lastName } account { name } } } } } }",
+    "{ scoringModels { __typename id name primary active salesReadyThreshold createdAt updatedAt grades { __typename label minScore } } apiKeys { id name role createdAt lastUsedAt revokedAt } }",
     "{ leads(last: 2) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { topic } } } accounts(last: 10, orderBy: [{field: NAME, direction: DESC}]) { totalCount pageInfo { hasPreviousPage hasNextPage startCursor endCursor } edges { node { name } } } }",
     "{ contacts(last: 0) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor } } leads(first: 0) { totalCount pageInfo { hasNextPage endCursor } } }",
     '{ nodes(ids: ["QWNjb3VudDox", "Q29udGFjdDox", "TGVhZDox", "U2NvcmluZ01vZGVsOjE=", "QXBpS2V5OjE=", "T3Bwb3J0dW5pdHk6MQ==", "SW50ZXJhY3Rpb246MQ==", "Tm9wZTox"]) { __typename id ... on Node { id } ... on ScoringModel { name } ... on Opportunity { name lead { topic } } ... on Interaction { type } } }',

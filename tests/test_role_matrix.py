@@ -38,6 +38,16 @@ MUTATIONS = {
     "revokeApiKey": ("DeleteInput", FAKE, ADMIN),
     "trackVisit": ("TrackVisitInput", {"visitorId": "v", "url": "x"}, CAPTURE),
     "submitForm": ("SubmitFormInput", {"email": "x", "topic": "t"}, CAPTURE),
+    "mergeContacts": (
+        "MergeInput",
+        {"survivorId": "Q29udGFjdDo5OTk5", "mergedIds": ["Q29udGFjdDo5OTk4"]},
+        EDIT,
+    ),
+    "mergeAccounts": (
+        "MergeInput",
+        {"survivorId": FAKE["id"], "mergedIds": ["QWNjb3VudDo5OTk4"]},
+        EDIT,
+    ),
 }
 
 

@@ -9,6 +9,8 @@ class CreateAccountInput:
     website: str | None = None
     city: str | None = None
     country: str | None = None
+    number_of_employees: int | None = None
+    annual_revenue: float | None = None
     parent_account_id: relay.GlobalID | None = None
     primary_contact_id: relay.GlobalID | None = None
 
@@ -21,6 +23,8 @@ class UpdateAccountInput:
     website: str | None = strawberry.UNSET
     city: str | None = strawberry.UNSET
     country: str | None = strawberry.UNSET
+    number_of_employees: int | None = strawberry.UNSET
+    annual_revenue: float | None = strawberry.UNSET
     parent_account_id: relay.GlobalID | None = strawberry.UNSET
     primary_contact_id: relay.GlobalID | None = strawberry.UNSET
 

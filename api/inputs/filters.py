@@ -37,6 +37,17 @@ class IntFilter:
     is_null: bool | None = None
 
 
+@strawberry.input(description="Conditions on a decimal number field.")
+class FloatFilter:
+    eq: float | None = None
+    neq: float | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    is_null: bool | None = None
+
+
 @strawberry.input(description="Conditions on a timestamp.")
 class DateTimeFilter:
     eq: datetime | None = None
@@ -73,6 +84,8 @@ class AccountFilter:
     industry: StringFilter | None = None
     city: StringFilter | None = None
     country: StringFilter | None = None
+    number_of_employees: IntFilter | None = None
+    annual_revenue: FloatFilter | None = None
     created_at: DateTimeFilter | None = None
     parent_account: "AccountFilter | None" = strawberry.field(
         default=None, description="The parent account matches (accounts without one never do)."
@@ -141,3 +154,10 @@ class LeadListFilter:
 class InteractionFilter:
     type: InteractionTypeFilter | None = None
     occurred_at: DateTimeFilter | None = None
+    contact: ContactFilter | None = strawberry.field(
+        default=None, description="Who did it matches (interactions without a contact never do)."
+    )
+    lead: LeadFilter | None = strawberry.field(
+        default=None,
+        description="The lead it was recorded on matches (contact-level ones never do).",
+    )

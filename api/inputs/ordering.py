@@ -15,6 +15,8 @@ class OrderDirection(Enum):
 class AccountOrderField(Enum):
     NAME = "name"
     INDUSTRY = "industry"
+    NUMBER_OF_EMPLOYEES = "number_of_employees"
+    ANNUAL_REVENUE = "annual_revenue"
     CREATED_AT = "created_at"
     UPDATED_AT = "updated_at"
 

@@ -14,9 +14,11 @@ from models.sql import parse_datetime
 if TYPE_CHECKING:
     from api.types.contact import Contact
     from api.types.lead import Lead
+    from api.types.reports import AccountRollup
 
 ContactRef = Annotated["Contact", strawberry.lazy("api.types.contact")]
 LeadRef = Annotated["Lead", strawberry.lazy("api.types.lead")]
+RollupRef = Annotated["AccountRollup", strawberry.lazy("api.types.reports")]
 
 
 @strawberry.type(description="A company. Accounts may have a parent account and child accounts.")
@@ -27,6 +29,12 @@ class Account(relay.Node):
     website: str | None
     city: str | None
     country: str | None
+    number_of_employees: int | None = strawberry.field(
+        description="How many people the company employs."
+    )
+    annual_revenue: float | None = strawberry.field(
+        description="The company's yearly revenue, in the workspace's currency."
+    )
     created_at: datetime
     updated_at: datetime
     parent_account_id: strawberry.Private[int | None]
@@ -41,6 +49,8 @@ class Account(relay.Node):
             website=row["website"],
             city=row["city"],
             country=row["country"],
+            number_of_employees=row["number_of_employees"],
+            annual_revenue=row["annual_revenue"],
             created_at=parse_datetime(row["created_at"]),
             updated_at=parse_datetime(row["updated_at"]),
             parent_account_id=row["parent_account_id"],
@@ -94,6 +104,12 @@ class Account(relay.Node):
         return info.context.loaders.account_leads.load(
             self.id, first=first, after=after, filter=filter, order_by=order_by
         )
+
+    @strawberry.field(
+        description="Totals over this account and, by default, its whole hierarchy below."
+    )
+    def rollup(self, info: Info, include_child_accounts: bool | None = True) -> RollupRef:
+        return info.context.loaders.reports.rollup(self.id, include_child_accounts is not False)
 
 
 @strawberry.type(description="The result of creating or updating an account.")

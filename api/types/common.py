@@ -28,6 +28,10 @@ class UserError:
     )
     message: str
     code: UserErrorCode
+    existing_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None,
+        description="DUPLICATE errors: the records the input clashes with (merge candidates).",
+    )
 
 
 @strawberry.type(description="The result of a delete: the deleted record's ID, or why not.")

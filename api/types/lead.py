@@ -47,8 +47,14 @@ class Lead(relay.Node):
     last_name: str | None
     email: str | None
     company_name: str | None
-    score: int = strawberry.field(description="The score under the primary scoring model.")
-    grade: str | None = strawberry.field(description="The grade under the primary scoring model.")
+    score: int = strawberry.field(
+        description="The score under the primary scoring model; 0 when the lead is outside that "
+        "model's entry criteria (appliesTo)."
+    )
+    grade: str | None = strawberry.field(
+        description="The grade under the primary scoring model; null when the lead is outside "
+        "that model's entry criteria."
+    )
     sales_ready: bool = strawberry.field(description="True when any active model says so.")
     created_at: datetime
     updated_at: datetime
@@ -106,7 +112,10 @@ class Lead(relay.Node):
             self.id, first=first, after=after, filter=filter
         )
 
-    @strawberry.field(description="One score per active scoring model, each with its breakdown.")
+    @strawberry.field(
+        description="One score per active scoring model whose entry criteria the lead meets, "
+        "each with its breakdown."
+    )
     def scores(self, info: Info) -> list[LeadScoreRef]:
         return info.context.loaders.lead_scores.load(self.id)
 

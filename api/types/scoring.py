@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
+from strawberry.scalars import JSON
 
 from api.context import Info
 from api.inputs.filters import InteractionTypeEnum
 from api.inputs.scoring import RuleFrequency
 from api.types.common import Connection, UserError
 from models import scoring
+from models.explanations import reason
 
 if TYPE_CHECKING:
     from api.types.lead import Lead
@@ -19,9 +21,14 @@ if TYPE_CHECKING:
 LeadRef = Annotated["Lead", strawberry.lazy("api.types.lead")]
 
 
-@strawberry.type(description="How one interaction type turns into points.")
+@strawberry.type(
+    description="How one interaction type (interaction rule) or one lead filter (attribute rule) "
+    "turns into points."
+)
 class ScoringRule:
-    interaction_type: InteractionTypeEnum
+    interaction_type: InteractionTypeEnum | None = strawberry.field(
+        description="The interaction type counted; null for an attribute rule."
+    )
     frequency: RuleFrequency
     min_count: int
     points: int
@@ -31,16 +38,30 @@ class ScoringRule:
     within_days: int | None = strawberry.field(
         description="Only interactions of the last this many days count."
     )
+    lead_matches: JSON | None = strawberry.field(
+        description="Attribute rule: the LeadFilter a lead must match to get the points once."
+    )
+    metadata_contains: JSON | None = strawberry.field(
+        description="Only interactions whose metadata contains this JSON object count."
+    )
+    half_life_days: int | None = strawberry.field(
+        description="EACH rules: each interaction's points halve every this many days."
+    )
 
     @classmethod
     def from_rule(cls, rule: scoring.Rule) -> "ScoringRule":
         return cls(
-            interaction_type=InteractionTypeEnum(rule.interaction_type),
+            interaction_type=(
+                InteractionTypeEnum(rule.interaction_type) if rule.interaction_type else None
+            ),
             frequency=rule.frequency,
             min_count=rule.min_count,
             points=rule.points,
             max_points=rule.max_points,
             within_days=rule.within_days,
+            lead_matches=rule.lead_matches,
+            metadata_contains=rule.metadata_contains,
+            half_life_days=rule.half_life_days,
         )
 
 
@@ -59,6 +80,9 @@ class ScoringModel(relay.Node):
     sales_ready_threshold: int
     rules: list[ScoringRule]
     grades: list[Grade]
+    applies_to: JSON | None = strawberry.field(
+        description="Entry criteria (a LeadFilter): leads outside have no score under this model."
+    )
     created_at: datetime
     updated_at: datetime
     parsed_rules: strawberry.Private[list[scoring.Rule]]
@@ -74,6 +98,7 @@ class ScoringModel(relay.Node):
             sales_ready_threshold=row.sales_ready_threshold,
             rules=[ScoringRule.from_rule(r) for r in rules],
             grades=[Grade(label=g["label"], min_score=g["min_score"]) for g in row.grades],
+            applies_to=row.applies_to,
             created_at=row.created_at,
             updated_at=row.updated_at,
             parsed_rules=rules,
@@ -89,6 +114,10 @@ class ScoreContribution:
     rule: ScoringRule
     count: int = strawberry.field(description="How many counted interactions the rule matched.")
     points: int = strawberry.field(description="What the rule added (negative: subtracted).")
+    reason: str = strawberry.field(
+        description="Why, in words: \"contact.jobTitle contains 'Director'\", "
+        '"3 × EMAIL_CLICKED (decayed, half-life 30 days)".'
+    )
 
 
 @strawberry.type(description="A lead's score under one active scoring model.")
@@ -98,14 +127,17 @@ class LeadScore:
     grade: str | None
     sales_ready: bool
     counts: strawberry.Private[list[int]]
+    contributions: strawberry.Private[list[int] | None] = None
 
     @strawberry.field(description="Every rule with a non-zero contribution.")
     def breakdown(self) -> list[ScoreContribution]:
         rules = self.model.parsed_rules
         counts = self.counts if len(self.counts) == len(rules) else [0] * len(rules)
         return [
-            ScoreContribution(rule=ScoringRule.from_rule(rule), count=n, points=points)
-            for rule, n, points in scoring.breakdown(rules, counts)
+            ScoreContribution(
+                rule=ScoringRule.from_rule(rule), count=n, points=points, reason=reason(rule, n)
+            )
+            for rule, n, points in scoring.breakdown(rules, counts, self.contributions)
         ]
 
 

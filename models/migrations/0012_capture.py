@@ -7,8 +7,19 @@ from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 from tortoise.indexes import Index
 
+class AlterFieldStateOnly(ops.AlterField):
+    """`role` gains CAPTURE: the column stays VARCHAR(16), only its generated comment changes,
+    for which SQLite would rebuild the api_key table. Record the new state, leave the table."""
+
+    async def database_forward(self, *args, **kwargs) -> None:
+        return None
+
+    async def database_backward(self, *args, **kwargs) -> None:
+        return None
+
+
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_rate_limit')]
+    dependencies = [('models', '0011_dynamics_parity')]
 
     initial = False
 
@@ -41,7 +52,7 @@ class Migration(migrations.Migration):
             options={'table': 'anonymous_visit', 'app': 'models', 'indexes': [Index(fields=['occurred_at'])], 'pk_attr': 'id', 'table_description': 'A page visit of a visitor not yet linked to a contact, expiring if never stitched.'},
             bases=['Model'],
         ),
-        ops.AlterField(
+        AlterFieldStateOnly(
             model_name='ApiKey',
             name='role',
             field=fields.CharEnumField(description='ADMIN: ADMIN\nMARKETING: MARKETING\nSALES: SALES\nREAD_ONLY: READ_ONLY\nCAPTURE: CAPTURE', enum_type=Role, max_length=16),

@@ -67,6 +67,13 @@ class Postgres:
     def boolean(self, expr: str) -> str:
         return expr
 
+    def float(self, expr: str) -> str:
+        """A float8 as Python writes it: an integral value keeps its `.0`."""
+        return (
+            f"(CASE WHEN {expr}::text ~ '^-?[0-9]+$' THEN {expr}::text || '.0' "
+            f"ELSE {expr}::text END)::json"
+        )
+
     def constant(self, value: bool) -> str:
         return "TRUE" if value else "FALSE"
 
@@ -85,6 +92,8 @@ class Postgres:
                 value = f"('\"' || {self.datetime(expr)} || '\"')"
             elif kind == "int":
                 value = f"{expr}::text"
+            elif kind == "float":
+                value = f"({self.float(expr)})::text"
             else:
                 value = f"to_json({expr})::text"
             parts.append(f"COALESCE({value}, 'null')")
@@ -172,6 +181,9 @@ class Sqlite(Postgres):
 
     def constant(self, value: bool) -> str:
         return "'true'" if value else "'false'"
+
+    def float(self, expr: str) -> str:
+        return f"json_quote({expr})"
 
     def json_column(self, expr: str) -> str:
         return f"IFNULL(json({expr}), 'null')"

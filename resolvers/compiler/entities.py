@@ -46,6 +46,8 @@ class Column:
             return dialect.boolean(expr)
         if self.kind == JSON:
             return dialect.json_column(expr)
+        if self.kind == FLOAT:
+            return dialect.float(expr)
         if self.kind == JSON_TEXT:
             return dialect.scalar(dialect.json_text(expr, self.path))
         return dialect.scalar(expr)
@@ -111,6 +113,8 @@ ENTITIES: dict[str, Entity] = {
             "website": Column("website"),
             "city": Column("city"),
             "country": Column("country"),
+            "numberOfEmployees": Column("number_of_employees", INT),
+            "annualRevenue": Column("annual_revenue", FLOAT),
             **CREATED,
         },
         to_one={
@@ -122,6 +126,7 @@ ENTITIES: dict[str, Entity] = {
             "contacts": Children("Contact", "account_id"),
             "leads": Children("Lead", "account_id"),
         },
+        computed=frozenset({"rollup"}),
         condition=account_condition,
         search=account_search,
     ),
@@ -204,7 +209,7 @@ ENTITIES: dict[str, Entity] = {
             "salesReadyThreshold": Column("sales_ready_threshold", INT),
             **CREATED,
         },
-        computed=frozenset({"rules", "grades"}),
+        computed=frozenset({"rules", "grades", "appliesTo"}),
     ),
     "ApiKey": Entity(
         "ApiKey",

@@ -18,7 +18,8 @@ from resolvers.pagination import (
     order_clause,
 )
 
-INT_KEYS = frozenset({"id", "score"})
+INT_KEYS = frozenset({"id", "score", "number_of_employees"})
+FLOAT_KEYS = frozenset({"annual_revenue"})
 
 
 @dataclass
@@ -34,7 +35,13 @@ def cursor_kinds(keys: tuple[SortKey, ...], t: str) -> list[tuple[str, str]]:
     return [
         (
             f"{t}.{k.column}",
-            "datetime" if k.is_datetime else "int" if k.column in INT_KEYS else "text",
+            "datetime"
+            if k.is_datetime
+            else "int"
+            if k.column in INT_KEYS
+            else "float"
+            if k.column in FLOAT_KEYS
+            else "text",
         )
         for k in keys
     ]

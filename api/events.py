@@ -1,0 +1,299 @@
+"""Live events for subscriptions: this process's subscribers and where their changes come from.
+
+PostgreSQL: one dedicated connection per process LISTENs on the channel the change-log triggers
+notify at commit (payload `workspace:txid:first_id:last_id`); the rows are loaded by id on that
+connection, once per notification, and fanned out in memory. When the connection is lost it
+reconnects, LISTENs again and replays the rows committed meanwhile (by id, skipping those already
+sent). SQLite (one process): an in-process poller reads new rows by id while anyone subscribes.
+Every subscriber has a bounded queue; a subscriber that falls behind is ended with an error that
+tells the client to re-sync with `changes`.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from tortoise import connections
+
+from api import metrics
+from api.settings import Settings
+from models.changes import COLUMNS, NOTIFY_CHANNEL, Change, background
+
+logger = logging.getLogger("leadgraph.events")
+LOAD_CHUNK = 5000
+KEEPALIVE_SECONDS = 2.0
+SQLITE_POLL_SECONDS = 0.05
+REMEMBERED_IDS = 100_000
+LISTENER_NAME = "leadgraph-listener"  # application_name of the LISTEN connection
+
+
+def subscription_opened(field_name: str) -> None:
+    """A client's subscription started: counted in the 'subscriptions open' gauge. Called per
+    client operation by api/subscriptions.py, shared execution or not."""
+    metrics.subscription_opened()
+
+
+def subscription_closed(field_name: str) -> None:
+    """A client's subscription ended, for whatever reason."""
+    metrics.subscription_closed()
+
+
+class SubscriberOverflow(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Event:
+    change: Change
+    batch: "Batch"
+
+
+@dataclass
+class Batch:
+    """Events published together share per-workspace state, e.g. one set of data loaders, so
+    a thousand subscribers resolving the same lead cost one query."""
+
+    shared: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Subscriber:
+    workspace_id: int
+    entities: frozenset[str]
+    queue: asyncio.Queue
+    overflowed: bool = False
+
+    def offer(self, event: Event) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def next(self) -> Event:
+        if self.overflowed:
+            raise SubscriberOverflow(
+                "This subscription fell too far behind and was ended; catch up with the "
+                "`changes` query, then subscribe again."
+            )
+        return await self.queue.get()
+
+
+class Broker:
+    """This process's subscribers, by workspace."""
+
+    def __init__(self, queue_size: int) -> None:
+        self.queue_size = queue_size
+        self._subscribers: dict[int, set[Subscriber]] = {}
+        self.wakeup = asyncio.Event()
+
+    @property
+    def open(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())
+
+    def has_subscribers(self, workspace_id: int | None = None) -> bool:
+        if workspace_id is None:
+            return bool(self._subscribers)
+        return workspace_id in self._subscribers
+
+    @contextlib.contextmanager
+    def subscribe(
+        self, workspace_id: int, entities: frozenset[str], field_name: str
+    ) -> Iterator[Subscriber]:
+        subscriber = Subscriber(workspace_id, entities, asyncio.Queue(self.queue_size))
+        self._subscribers.setdefault(workspace_id, set()).add(subscriber)
+        self.wakeup.set()
+        try:
+            yield subscriber
+        finally:
+            group = self._subscribers.get(workspace_id)
+            if group is not None:
+                group.discard(subscriber)
+                if not group:
+                    del self._subscribers[workspace_id]
+
+    def publish(self, changes: list[Change]) -> None:
+        batch = Batch()
+        for change in changes:
+            event = None
+            for subscriber in self._subscribers.get(change.workspace_id, ()):
+                if change.entity in subscriber.entities:
+                    event = event or Event(change, batch)
+                    subscriber.offer(event)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The database URL without tortoise's pool options, for a plain asyncpg connection."""
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(scheme="postgresql", query=""))
+
+
+class PostgresListener:
+    """The process's one LISTEN connection, reconnecting when it is lost."""
+
+    def __init__(self, broker: Broker, dsn: str) -> None:
+        self.broker = broker
+        self.dsn = dsn
+        self.connected = asyncio.Event()
+        self.connections_made = 0
+        self._pending: asyncio.Queue[str] = asyncio.Queue()
+        self._lost = asyncio.Event()
+        self._last_id = 0
+        self._sent: deque[int] = deque(maxlen=REMEMBERED_IDS)
+        self._sent_set: set[int] = set()
+
+    def _on_notify(self, connection, pid, channel, payload: str) -> None:
+        self._pending.put_nowait(payload)
+
+    def _on_lost(self, connection) -> None:
+        self._lost.set()
+
+    async def run(self) -> None:
+        delay = 0.1
+        while True:
+            conn = None
+            try:
+                conn = await asyncpg.connect(
+                    self.dsn, server_settings={"application_name": LISTENER_NAME}
+                )
+                conn.add_termination_listener(self._on_lost)
+                self._lost.clear()
+                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                if self.connections_made:
+                    await self._replay(conn)
+                else:
+                    self._last_id = await conn.fetchval(
+                        "SELECT COALESCE(MAX(id), 0) FROM change_log"
+                    )
+                self.connections_made += 1
+                self.connected.set()
+                delay = 0.1
+                await self._serve(conn)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                logger.warning("change listener: connection lost (%s); reconnecting", exc)
+            finally:
+                self.connected.clear()
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.terminate()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _serve(self, conn: asyncpg.Connection) -> None:
+        while not self._lost.is_set():
+            try:
+                payload = await asyncio.wait_for(self._pending.get(), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                await conn.fetchval("SELECT 1")  # notices a silently dead connection
+                continue
+            payloads = [payload]
+            while not self._pending.empty():
+                payloads.append(self._pending.get_nowait())
+            for item in payloads:
+                await self._load(conn, item)
+        raise OSError("the listener connection was terminated")
+
+    async def _load(self, conn: asyncpg.Connection, payload: str) -> None:
+        workspace_id, txid, first, last = (int(x) for x in payload.split(":"))
+        self._last_id = max(self._last_id, last)
+        if not self.broker.has_subscribers(workspace_id):
+            return
+        start = first
+        while start <= last:
+            rows = await conn.fetch(
+                f"SELECT {COLUMNS} FROM change_log WHERE workspace_id = $1 AND txid = $2 "
+                "AND id BETWEEN $3 AND $4 ORDER BY id LIMIT $5",
+                workspace_id,
+                txid,
+                start,
+                last,
+                LOAD_CHUNK,
+            )
+            if not rows:
+                return
+            self._publish([Change.from_row(dict(r)) for r in rows])
+            start = rows[-1]["id"] + 1
+
+    def _publish(self, changes: list[Change]) -> None:
+        fresh = [c for c in changes if c.id not in self._sent_set]
+        for change in fresh:
+            if len(self._sent) == self._sent.maxlen:
+                self._sent_set.discard(self._sent[0])
+            self._sent.append(change.id)
+            self._sent_set.add(change.id)
+        if fresh:
+            self.broker.publish(fresh)
+
+    async def _replay(self, conn: asyncpg.Connection) -> None:
+        """Rows committed while the connection was down (notifications are not replayed)."""
+        while True:
+            rows = await conn.fetch(
+                f"SELECT {COLUMNS} FROM change_log WHERE id > $1 ORDER BY id LIMIT $2",
+                self._last_id,
+                LOAD_CHUNK,
+            )
+            if not rows:
+                return
+            self._last_id = rows[-1]["id"]
+            changes = [Change.from_row(dict(r)) for r in rows]
+            self._publish([c for c in changes if self.broker.has_subscribers(c.workspace_id)])
+
+
+class SqlitePoller:
+    """SQLite has no NOTIFY and runs in one process: read new rows by id while anyone listens."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self._last_id: int | None = None
+
+    async def run(self) -> None:
+        background.set(True)
+        conn = connections.get("default")
+        while True:
+            if not self.broker.has_subscribers():
+                self._last_id = None
+                self.broker.wakeup.clear()
+                await self.broker.wakeup.wait()
+            try:
+                if self._last_id is None:
+                    rows = await conn.execute_query_dict(
+                        "SELECT COALESCE(MAX(id), 0) AS id FROM change_log"
+                    )
+                    self._last_id = rows[0]["id"]
+                rows = await conn.execute_query_dict(
+                    f"SELECT {COLUMNS} FROM change_log WHERE id > ? ORDER BY id LIMIT ?",
+                    [self._last_id, LOAD_CHUNK],
+                )
+                if rows:
+                    self._last_id = rows[-1]["id"]
+                    self.broker.publish([Change.from_row(row) for row in rows])
+                    continue
+            except Exception:  # keep polling: the next round may succeed
+                logger.exception("change poller failed")
+            await asyncio.sleep(SQLITE_POLL_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def change_events(
+    settings: Settings,
+) -> AsyncIterator[tuple[Broker, "PostgresListener | SqlitePoller"]]:
+    """Started by the app's lifespan: the broker and its source, stopped on shutdown."""
+    broker = Broker(settings.subscriber_queue_size)
+    source: PostgresListener | SqlitePoller
+    if settings.is_postgres:
+        source = PostgresListener(broker, asyncpg_dsn(settings.database_url))
+    else:
+        source = SqlitePoller(broker)
+    task = asyncio.create_task(source.run())
+    try:
+        yield broker, source
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

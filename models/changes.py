@@ -1,0 +1,154 @@
+"""The change log (transactional outbox): one row per committed change, written by triggers.
+
+Database triggers (installed by migration 0009) write the rows in the same transaction as the
+change, so every writer, a cascade or a set-based re-score included, is logged without any
+resolver knowing, and a rollback logs nothing. On PostgreSQL each row carries the writing
+transaction's id (`pg_current_xact_id()`, an xid8 kept as bigint); readers only read below the
+oldest running transaction (`pg_snapshot_xmin`), so transactions that commit out of order are
+never skipped. On SQLite one writer runs at a time and `txid` is 0: the id order is the commit
+order.
+"""
+
+import base64
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+from models.sql import Sql, is_postgres, parse_datetime, parse_json
+
+# Tables whose rows are records a client can sync, by the `entity` the triggers write.
+RECORD_ENTITIES = ("account", "contact", "lead", "interaction", "scoring_model")
+SCORE_ENTITY = "lead_score"  # record_id = lead id; detail: model, score, previous, grade, ready
+STATUS_ENTITY = "lead_event"  # record_id = lead id; detail: event, from, to, at, reason, key
+NOTIFY_CHANNEL = "leadgraph_changes"
+HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# True in the change feed's background tasks (listener, poller, webhook dispatcher): their SQL
+# is not a request's, and the tests' statement counter leaves it out.
+background: ContextVar[bool] = ContextVar("change_feed_background", default=False)
+
+
+class ChangeLog(Model):
+    """One committed change, written by the database triggers of migration 0009."""
+
+    id = fields.BigIntField(primary_key=True)
+    workspace_id = fields.IntField()
+    txid = fields.BigIntField(default=0)
+    entity = fields.CharField(max_length=16)
+    kind = fields.CharField(max_length=8)
+    record_id = fields.IntField()
+    detail = fields.JSONField(null=True)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "change_log"
+        # Readers go by workspace in (txid, id) order. Pruning by `at` uses an index that
+        # migration 0009 creates itself (BRIN on PostgreSQL: rows arrive in time order).
+        indexes = (Index(fields=("workspace_id", "txid", "id")),)
+
+
+@dataclass(frozen=True)
+class Change:
+    id: int
+    workspace_id: int
+    txid: int
+    entity: str
+    kind: str
+    record_id: int
+    detail: dict | None
+    at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Change":
+        return cls(
+            id=row["id"],
+            workspace_id=row["workspace_id"],
+            txid=row["txid"],
+            entity=row["entity"],
+            kind=row["kind"],
+            record_id=row["record_id"],
+            detail=parse_json(row["detail"]),
+            at=parse_datetime(row["at"]),
+        )
+
+
+COLUMNS = "id, workspace_id, txid, entity, kind, record_id, detail, at"
+
+
+class TokenExpired(Exception):
+    pass
+
+
+class BadToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a sync stands: everything up to (txid, id) was delivered, as of `issued_at`."""
+
+    txid: int
+    id: int
+    issued_at: datetime
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.txid, self.id, int(self.issued_at.timestamp())])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, retention: timedelta, now: datetime) -> "Position":
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            txid, id_, issued = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+            position = cls(int(txid), int(id_), datetime.fromtimestamp(int(issued), UTC))
+        except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+            raise BadToken("The sync token is not one this server issued.") from exc
+        if position.issued_at < now - retention:
+            raise TokenExpired(
+                "The sync token is older than the change log's retention; sync again from null."
+            )
+        return position
+
+
+START = Position(0, 0, datetime.fromtimestamp(0, UTC))
+
+
+async def read_changes(
+    conn: BaseDBAsyncClient,
+    workspace_id: int,
+    after: Position,
+    entities: list[str],
+    limit: int,
+) -> list[Change]:
+    """Changes after `after`, in (txid, id) order, only from finished transactions."""
+    q = Sql(is_postgres(conn))
+    horizon = f"AND c.txid < {HORIZON} " if q.postgres else ""
+    rows = await conn.execute_query_dict(
+        f"SELECT {COLUMNS} FROM change_log c WHERE c.workspace_id = {q.param(workspace_id)} "
+        f"AND (c.txid > {q.param(after.txid)} OR (c.txid = {q.param(after.txid)} "
+        f"AND c.id > {q.param(after.id)})) {horizon}"
+        f"AND {q.in_list('c.entity', entities)} ORDER BY c.txid, c.id LIMIT {int(limit)}",
+        q.params,
+    )
+    return [Change.from_row(row) for row in rows]
+
+
+async def changes_by_ids(conn: BaseDBAsyncClient, ids: list[int]) -> list[Change]:
+    q = Sql(is_postgres(conn))
+    rows = await conn.execute_query_dict(
+        f"SELECT {COLUMNS} FROM change_log WHERE {q.in_list('id', ids)} ORDER BY id", q.params
+    )
+    return [Change.from_row(row) for row in rows]
+
+
+async def prune(conn: BaseDBAsyncClient, retention: timedelta, now: datetime) -> None:
+    """Delete change rows older than the retention."""
+    q = Sql(is_postgres(conn))
+    await conn.execute_query(
+        f"DELETE FROM change_log WHERE at < {q.param(now - retention)}", q.params
+    )

@@ -1,0 +1,1 @@
+"""Reporting: grouped aggregates, the lead funnel, score histograms and account rollups."""

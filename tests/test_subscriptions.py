@@ -1,0 +1,259 @@
+"""Subscriptions with a real WebSocket client against real uvicorn processes on loopback."""
+
+import asyncio
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import asyncpg
+import pytest
+import websockets
+from live import live_server, subscription
+from strawberry.types import ExecutionResult
+
+from api.events import Broker, SubscriberOverflow
+from api.shared_streams import SharedStreams
+from models import Role
+from models.changes import Change
+
+POSTGRES = os.environ.get("LEADGRAPH_TEST_DATABASE_URL", "").startswith("postgres")
+SCORES = """subscription($lead: ID) { scoreChanged(leadId: $lead) {
+  score previousScore salesReady becameSalesReady model { name } lead { id score } } }"""
+RECORD = """mutation($input: RecordInteractionInput!) { recordInteraction(input: $input) {
+  userErrors { message } } }"""
+
+
+async def contact_and_lead(server, key: str) -> tuple[str, str]:
+    contact = await server.gql(
+        key, 'mutation { createContact(input: {lastName: "Ada"}) { contact { id } } }'
+    )
+    contact_id = contact["createContact"]["contact"]["id"]
+    lead = await server.gql(
+        key,
+        'mutation($c: ID!) { createLead(input: {topic: "Solar", contactId: $c}) { lead { id } } }',
+        {"c": contact_id},
+    )
+    return contact_id, lead["createLead"]["lead"]["id"]
+
+
+async def test_subscriber_gets_the_new_score_and_a_foreign_workspace_gets_nothing(
+    settings, make_tenant
+):
+    """A real graphql-transport-ws client subscribed to scoreChanged receives the score that a
+    recordInteraction over HTTP produced within a second; another workspace's subscriber
+    receives nothing."""
+    acme, other = await make_tenant("Acme"), await make_tenant("Other")
+    async with live_server(settings.database_url) as server:
+        key = acme.keys[Role.ADMIN]
+        _, lead = await contact_and_lead(server, key)
+        async with (
+            subscription(server, key, SCORES, {"lead": lead}) as mine,
+            subscription(server, other.keys[Role.READ_ONLY], SCORES) as foreign,
+        ):
+            await asyncio.sleep(0.5)  # the subscriptions are registered
+            started = time.monotonic()
+            await server.gql(key, RECORD, {"input": {"leadId": lead, "type": "FORM_SUBMITTED"}})
+            event = (await mine.next(within=5))["scoreChanged"]
+            assert time.monotonic() - started < 1.0
+            assert (event["previousScore"], event["score"]) == (-5, 5)
+            assert event["model"] == {"name": "Engagement"}
+            assert event["lead"] == {"id": lead, "score": 5}
+            assert await foreign.nothing_within(0.5)
+
+
+@pytest.mark.parametrize("key", [None, "lg_not-a-real-key"])
+async def test_missing_or_bad_key_is_refused_with_4401(settings, key):
+    """connection_init without a valid key closes the socket with 4401."""
+    async with (
+        live_server(settings.database_url) as server,
+        websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        payload = {"Authorization": f"Bearer {key}"} if key else {}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd.code == 4401
+
+
+async def test_publishable_capture_key_may_not_subscribe_4403(settings, tenant):
+    """A CAPTURE key (embedded in web pages) is a valid key, so not 4401, but its role may not
+    subscribe: the socket closes with 4403 before any subscription starts."""
+    async with (
+        live_server(settings.database_url) as server,
+        websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        payload = {"Authorization": f"Bearer {tenant.keys[Role.CAPTURE]}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd.code == 4403
+
+
+async def test_key_in_the_upgrade_header_and_status_and_record_events(settings, tenant):
+    """The key may come in the upgrade request's header; leadStatusChanged and recordChanged
+    (filtered by type) deliver the lead's status change and the record's update."""
+    async with live_server(settings.database_url) as server:
+        key = tenant.keys[Role.SALES]
+        _, lead = await contact_and_lead(server, key)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with websockets.connect(
+            server.ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers
+        ) as ws:
+            await ws.send('{"type": "connection_init", "payload": {}}')
+            assert '"connection_ack"' in await asyncio.wait_for(ws.recv(), 10)
+            await ws.send(
+                '{"id": "s", "type": "subscribe", "payload": {"query": "subscription { '
+                'leadStatusChanged { lead { id status } event { fromStatus toStatus } } }"}}'
+            )
+            await ws.send(
+                '{"id": "r", "type": "subscribe", "payload": {"query": "subscription { '
+                'recordChanged(types: [LEAD]) { kind type id node { id } } }"}}'
+            )
+            await asyncio.sleep(0.5)
+            await server.gql(
+                key,
+                "mutation($id: ID!) { disqualifyLead(input: {leadId: $id, reason: LOST}) { lead { id } } }",
+                {"id": lead},
+            )
+            seen = {}
+            while len(seen) < 2:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                seen[message["id"]] = message["payload"]["data"]
+            status = seen["s"]["leadStatusChanged"]
+            assert status["lead"] == {"id": lead, "status": "DISQUALIFIED"}
+            assert status["event"] == {"fromStatus": "NEW", "toStatus": "DISQUALIFIED"}
+            assert seen["r"]["recordChanged"] == {
+                "kind": "UPDATED",
+                "type": "LEAD",
+                "id": lead,
+                "node": {"id": lead},
+            }
+
+
+async def test_a_slow_subscriber_is_ended_not_buffered_without_bound():
+    """The per-subscriber queue is bounded: past it, the subscription ends with an error that
+    says to re-sync with `changes`, and nothing more is queued for it."""
+    broker = Broker(queue_size=2)
+    change = Change(1, 7, 0, "lead", "UPDATED", 1, None, None)  # type: ignore[arg-type]
+
+    with broker.subscribe(7, frozenset({"lead"}), "recordChanged") as subscriber:
+        for _ in range(5):
+            broker.publish([change])
+        assert subscriber.queue.qsize() == 2
+        with pytest.raises(SubscriberOverflow, match="changes"):
+            await subscriber.next()
+    assert not broker.has_subscribers()
+
+
+@pytest.mark.skipif(not POSTGRES, reason="several server processes share only PostgreSQL")
+async def test_two_processes_and_a_killed_listener_connection(settings, tenant):
+    """A subscriber on server A receives a change made through server B (LISTEN/NOTIFY); after
+    pg_terminate_backend kills A's listener connection, A reconnects and later events arrive."""
+    key = tenant.keys[Role.ADMIN]
+    async with (
+        live_server(settings.database_url) as a,
+        live_server(settings.database_url) as b,
+    ):
+        _, lead = await contact_and_lead(b, key)
+        async with subscription(a, key, SCORES, {"lead": lead}) as events:
+            await asyncio.sleep(0.5)
+            await b.gql(key, RECORD, {"input": {"leadId": lead, "type": "FORM_SUBMITTED"}})
+            assert (await events.next())["scoreChanged"]["score"] == 5
+
+            dsn = settings.database_url.replace("postgres://", "postgresql://", 1)
+            conn = await asyncpg.connect(dsn)
+            try:
+                killed = await conn.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = $1",
+                    "leadgraph-listener",
+                )
+                # One listener per server process (the test's own app has one too).
+                assert killed >= 2
+                for _ in range(100):  # every one reconnects
+                    await asyncio.sleep(0.1)
+                    back = await conn.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND application_name = $1",
+                        "leadgraph-listener",
+                    )
+                    if back == killed:
+                        break
+                assert back == killed
+            finally:
+                await conn.close()
+            await b.gql(key, RECORD, {"input": {"leadId": lead, "type": "FORM_SUBMITTED"}})
+            assert (await events.next())["scoreChanged"]["score"] == 15
+
+
+CONFORMANCE = Path(__file__).parent.parent / "conformance"
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not (CONFORMANCE / "node_modules" / "graphql-ws").exists(),
+    reason="needs node and `npm ci` in conformance/ (make conformance runs the same script)",
+)
+async def test_graphql_ws_npm_client(settings, tenant):
+    """The `graphql-ws` npm client subscribes, sees the score an HTTP mutation produced within a
+    second, and is refused with 4401 for a bad key (conformance/subscribe.mjs)."""
+    async with live_server(settings.database_url) as server:
+        process = await asyncio.create_subprocess_exec(
+            "node",
+            "subscribe.mjs",
+            cwd=CONFORMANCE,
+            env={
+                **os.environ,
+                "LEADGRAPH_URL": server.http_url,
+                "LEADGRAPH_KEY": tenant.keys[Role.ADMIN],
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, output.decode()
+        assert b"refused with 4401" in output
+
+
+async def test_identical_subscriptions_share_one_execution_and_outlive_each_other(settings, tenant):
+    """Two sockets subscribing with the same document and variables both receive each event
+    (executed once for both); when the first leaves, the second keeps receiving."""
+    async with live_server(settings.database_url) as server:
+        key = tenant.keys[Role.MARKETING]
+        _, lead = await contact_and_lead(server, key)
+        async with subscription(server, key, SCORES, {"lead": lead}) as second:
+            async with subscription(server, key, SCORES, {"lead": lead}) as first:
+                await asyncio.sleep(0.5)
+                await server.gql(key, RECORD, {"input": {"leadId": lead, "type": "FORM_SUBMITTED"}})
+                assert (await first.next())["scoreChanged"]["score"] == 5
+                assert (await second.next())["scoreChanged"]["score"] == 5
+            await asyncio.sleep(0.2)
+            await server.gql(key, RECORD, {"input": {"leadId": lead, "type": "FORM_SUBMITTED"}})
+            assert (await second.next())["scoreChanged"]["score"] == 15
+
+
+async def test_a_slow_socket_of_a_shared_subscription_is_ended_alone():
+    """In a shared subscription a listener whose queue is full gets the re-sync error and ends;
+    the other listener receives everything."""
+    streams = SharedStreams(queue_size=2)
+    feed: asyncio.Queue = asyncio.Queue()
+
+    async def source():
+        async def results():
+            while True:
+                yield await feed.get()
+
+        return results()
+
+    async with (
+        streams.join("k", source) as slow,
+        streams.join("k", source) as fast,
+    ):
+        received = []
+        for n in range(5):
+            await feed.put(ExecutionResult(data={"n": n}, errors=None))
+            received.append((await anext(fast)).data["n"])
+        assert received == [0, 1, 2, 3, 4]
+        results = [r async for r in slow]
+        assert results[-1].errors[0].message.startswith("This subscription fell too far behind")
