@@ -27,7 +27,22 @@ RECORD_ENTITIES = ("account", "contact", "lead", "interaction", "scoring_model")
 SCORE_ENTITY = "lead_score"  # record_id = lead id; detail: model, score, previous, grade, ready
 STATUS_ENTITY = "lead_event"  # record_id = lead id; detail: event, from, to, at, reason, key
 NOTIFY_CHANNEL = "leadgraph_changes"
-HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# The oldest transaction of THIS database still running, as an xid8: every writer of the log
+# with a smaller id has finished. pg_snapshot_xmin() would be the whole cluster's horizon, which
+# any long transaction in another database holds back. Read in its own statement, BEFORE the
+# statement that reads the log: a transaction running then is excluded by its id; one that
+# finished then is visible to the later statement's snapshot; one that starts later gets an id
+# >= xmax. backend_xid is 32 bits: it is widened with xmax's epoch (a running xid is always
+# within 2^31 of xmax).
+HORIZON_SQL = (
+    "WITH cur AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax), "
+    "running AS (SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_xid IS NOT NULL) "
+    "SELECT LEAST(cur.xmax, MIN(CASE WHEN ((cur.xmax >> 32) << 32) + r.xid > cur.xmax "
+    "THEN ((cur.xmax >> 32) << 32) + r.xid - 4294967296 "
+    "ELSE ((cur.xmax >> 32) << 32) + r.xid END)) AS horizon "
+    "FROM cur LEFT JOIN running r ON TRUE GROUP BY cur.xmax"
+)
 # True in the change feed's background tasks (listener, poller, webhook dispatcher): their SQL
 # is not a request's, and the tests' statement counter leaves it out.
 background: ContextVar[bool] = ContextVar("change_feed_background", default=False)
@@ -118,6 +133,12 @@ class Position:
 START = Position(0, 0, datetime.fromtimestamp(0, UTC))
 
 
+async def current_horizon(conn: BaseDBAsyncClient) -> int:
+    """PostgreSQL: log rows with a smaller txid are final (committed or never will be)."""
+    rows = await conn.execute_query_dict(HORIZON_SQL)
+    return rows[0]["horizon"]
+
+
 async def read_changes(
     conn: BaseDBAsyncClient,
     workspace_id: int,
@@ -127,7 +148,9 @@ async def read_changes(
 ) -> list[Change]:
     """Changes after `after`, in (txid, id) order, only from finished transactions."""
     q = Sql(is_postgres(conn))
-    horizon = f"AND c.txid < {HORIZON} " if q.postgres else ""
+    horizon = ""
+    if q.postgres:
+        horizon = f"AND c.txid < {q.param(await current_horizon(conn))} "
     rows = await conn.execute_query_dict(
         f"SELECT {COLUMNS} FROM change_log c WHERE c.workspace_id = {q.param(workspace_id)} "
         f"AND (c.txid > {q.param(after.txid)} OR (c.txid = {q.param(after.txid)} "

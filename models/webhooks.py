@@ -22,12 +22,12 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 from models.changes import (
-    HORIZON,
     RECORD_ENTITIES,
     SCORE_ENTITY,
     STATUS_ENTITY,
     Change,
     Position,
+    current_horizon,
     read_changes,
 )
 from models.sql import Sql, is_postgres
@@ -195,8 +195,7 @@ def entities_for(events: list[str]) -> list[str]:
 async def start_position(conn: BaseDBAsyncClient) -> tuple[int, int]:
     """A new webhook's cursor: after everything already finished in the log."""
     if is_postgres(conn):
-        rows = await conn.execute_query_dict(f"SELECT {HORIZON} - 1 AS txid")
-        return rows[0]["txid"], 2**62
+        return await current_horizon(conn) - 1, 2**62
     rows = await conn.execute_query_dict("SELECT COALESCE(MAX(id), 0) AS id FROM change_log")
     return 0, rows[0]["id"]
 

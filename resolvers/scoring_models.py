@@ -86,7 +86,8 @@ def _metadata_errors(pattern, path: list[str]) -> list[DomainError]:
         return [
             DomainError(
                 ErrorCode.INVALID,
-                "metadataContains keys may not hold quotes or backslashes.",
+                "metadataContains keys may not hold quotes or backslashes, nor its values NaN "
+                "or Infinity.",
                 path,
             )
         ]

@@ -233,6 +233,10 @@ async def test_rule_validation_refuses_clearly(tenant):
             ["rules", "0", "metadataContains"],
         ),
         (
+            {"interactionType": "MEETING", "points": 1, "metadataContains": {'a"b': 1}},
+            ["rules", "0", "metadataContains"],
+        ),
+        (
             {"leadMatches": {"account": {"id": {"eq": "Q29udGFjdDox"}}}, "points": 1},
             ["rules", "0", "leadMatches"],
         ),
@@ -464,3 +468,17 @@ async def test_periodic_rescore_keeps_decay_current(tenant):
     )
     assert await rescore_all(tenant.workspace.slug) == {tenant.workspace.slug: True}
     assert (await lead_state(tenant, lead))["score"] == 5  # 20 x 0.5^2.004 = 4.97
+
+
+async def test_deleting_a_contact_or_an_account_rescores_its_leads(tenant):
+    """Leads lose attribute points when their contact or account is deleted (ADMIN only)."""
+    await only_model(tenant, rules=MIXED_RULES[:2], threshold=1000, grades=[])
+    big = await _account(tenant, "Big", employees=900)
+    contact, lead = await _contact_lead(tenant, "Director", big)
+    assert (await lead_state(tenant, lead))["score"] == 25
+    result = await tenant.mutate("deleteAccount", {"id": big}, "deletedId")
+    assert result["userErrors"] == []
+    assert (await lead_state(tenant, lead))["score"] == 10
+    result = await tenant.mutate("deleteContact", {"id": contact}, "deletedId")
+    assert result["userErrors"] == []
+    assert (await lead_state(tenant, lead))["score"] == 0

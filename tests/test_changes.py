@@ -14,7 +14,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from models import Role
-from models.changes import Position
+from models.changes import Position, current_horizon
 
 
 def from_global_id(gid: str) -> str:
@@ -29,17 +29,17 @@ SYNC = """query($since: String, $types: [RecordType!], $first: Int) {
 
 
 async def settle() -> None:
-    """Wait until every logged change lies below the horizon: the horizon is the oldest running
-    transaction of the whole PostgreSQL cluster, which other databases share on this machine."""
+    """Wait until every logged change lies below the horizon (the oldest transaction of the
+    test database still running, e.g. one of the session app's background tasks)."""
     if not POSTGRES:
         return
     conn = connections.get("default")
     for _ in range(600):
+        horizon = await current_horizon(conn)
         rows = await conn.execute_query_dict(
-            "SELECT COALESCE(MAX(txid), 0) < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-            "AS settled FROM change_log"
+            "SELECT COALESCE(MAX(txid), 0) AS txid FROM change_log"
         )
-        if rows[0]["settled"]:
+        if rows[0]["txid"] < horizon:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("a transaction somewhere in the cluster stayed open for a minute")

@@ -3,10 +3,12 @@ virtualenv that installed leadgraph non-editable from a freshly built wheel (thi
 container engine). Slow (it builds and installs): runs when LEADGRAPH_DEPLOY_TEST=1, as in CI."""
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -35,8 +37,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def dockerfile() -> tuple[dict[str, str], str, str]:
-    """The final stage's ENV, its CMD (as a shell command) and its HEALTHCHECK command."""
+def dockerfile() -> tuple[dict[str, str], list[str], str]:
+    """The final stage's ENV, its CMD (exec form) and its HEALTHCHECK command (shell form)."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     final = text.split("\nFROM ")[-1]
     env: dict[str, str] = {}
@@ -45,17 +47,17 @@ def dockerfile() -> tuple[dict[str, str], str, str]:
             env.update(dict(pair.split("=", 1) for pair in shlex.split(line[4:])))
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", final, re.M).group(1))
     health = re.search(r"^HEALTHCHECK .* CMD (.*)$", final, re.M).group(1)
-    return env, shlex.join(cmd), health
+    return env, cmd, health
 
 
-def compose_service() -> tuple[dict[str, str], str]:
+def compose_service() -> tuple[dict[str, str], list[str]]:
     """The leadgraph service's environment (defaults of ${VAR:-default} applied) and command."""
     service = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["leadgraph"]
     env = {
         name: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
         for name, value in service["environment"].items()
     }
-    return env, shlex.join(service["command"])
+    return env, service["command"]
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +92,12 @@ def run_env(venv: Path, settings: dict[str, str]) -> dict[str, str]:
     return {**env, **settings}
 
 
-def start(command: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, str]:
+def start(command: list[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, str]:
+    """The command as the container runs it, in its own process group (see `stop`)."""
     with (cwd / "server.log").open("w") as log:  # the child keeps its own copy
-        process = subprocess.Popen(["sh", "-c", command], env=env, cwd=cwd, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=log, stderr=log, start_new_session=True
+        )
     url = f"http://127.0.0.1:{env['LEADGRAPH_PORT']}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and process.poll() is None:
@@ -101,8 +106,19 @@ def start(command: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Pope
                 return process, url
         except httpx.TransportError:
             time.sleep(0.3)
-    process.kill()
+    stop(process)
     raise AssertionError("the server did not start: " + (cwd / "server.log").read_text())
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the whole group (server and workers), as `docker stop` signals the container."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # anything left in the group
 
 
 def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
@@ -151,10 +167,9 @@ def test_image_defaults_to_one_worker_on_sqlite(venv, tmp_path):
         assert "GraphiQL" not in page.text
         assert (data / "leadgraph.sqlite3").is_file()
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop(process)
     refused = subprocess.run(
-        ["sh", "-c", command],
+        command,
         env={**env, "LEADGRAPH_WORKERS": "2"},
         cwd=tmp_path,
         capture_output=True,
@@ -207,8 +222,7 @@ def test_compose_runs_several_workers_on_postgresql_and_redis(venv, tmp_path):
             }
             assert counts[("Count", "ok")] == 20
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
     lines = [
         line for line in (tmp_path / "server.log").read_text().splitlines() if line.startswith("{")
     ]

@@ -13,7 +13,7 @@ import websockets
 from live import live_server, subscription
 from strawberry.types import ExecutionResult
 
-from api.events import Broker, SubscriberOverflow
+from api.events import Broker, PostgresListener, SubscriberOverflow, asyncpg_dsn
 from api.shared_streams import SharedStreams
 from models import Role
 from models.changes import Change
@@ -257,3 +257,26 @@ async def test_a_slow_socket_of_a_shared_subscription_is_ended_alone():
         assert received == [0, 1, 2, 3, 4]
         results = [r async for r in slow]
         assert results[-1].errors[0].message.startswith("This subscription fell too far behind")
+
+
+@pytest.mark.skipif(not POSTGRES, reason="LISTEN/NOTIFY is PostgreSQL's")
+async def test_rows_committed_while_the_listener_was_down_are_replayed_once(settings, tenant):
+    """Notifications sent while the listener's connection is down are lost; on reconnecting the
+    listener replays the rows committed meanwhile (by id) to the subscribers, and skips rows it
+    has already delivered."""
+    dsn = asyncpg_dsn(settings.database_url)
+    broker = Broker(queue_size=100)
+    listener = PostgresListener(broker, dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        listener._last_id = await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM change_log")
+        with broker.subscribe(tenant.workspace.id, frozenset({"account"}), "recordChanged") as sub:
+            await tenant.mutate("createAccount", {"name": "while down"}, "account { id }")
+            await listener._replay(conn)
+            first = await asyncio.wait_for(sub.next(), 1)
+            assert (first.change.entity, first.change.kind) == ("account", "CREATED")
+            listener._last_id = 0  # replaying again must not send it twice
+            await listener._replay(conn)
+            assert sub.queue.empty()
+    finally:
+        await conn.close()
