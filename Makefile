@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install assets wheel run serve test test-postgres lint format schema bench conformance clean
+.PHONY: install assets wheel run serve test test-postgres lint format schema bench bench-peer conformance clean
 
 ## GraphiQL's browser build (pinned in web/package-lock.json), served from the package offline.
 GRAPHIQL_ASSETS := api/static/graphiql
@@ -59,6 +59,11 @@ bench: install
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/rescore_models.py
+
+## leadgraph and PostGraphile v5 side by side on the bench database (needs wrk, npm; not in CI).
+bench-peer: install
+	cd bench/postgraphile && npm install --no-audit --no-fund && npm install-scripts approve node && npm rebuild node
+	$(BIN)/python bench/peer.py
 
 ## graphql-http's server audit against a real uvicorn (needs node and npm).
 conformance: install

@@ -39,6 +39,7 @@ from api.subscriptions import WebSocketAuth
 from models import Role, time_budget
 from models.capture import expire_visits_periodically
 from models.periodic import run_periodically
+from resolvers.compiler import answer_repeat
 from resolvers.loaders import Loaders
 
 logger = logging.getLogger("leadgraph")
@@ -88,6 +89,23 @@ class GraphQLView(WebSocketAuth, GraphQL):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def execute_single(  # type: ignore[override]
+        self, request, request_adapter, sub_response, context, root_value, request_data
+    ):
+        """An exact repeat of a read that passed every check and compiled is answered from its
+        plan without strawberry's pipeline (resolvers/compiler: answer_repeat)."""
+        result = await answer_repeat(self.schema, request_data, context.principal)
+        if result is not None:
+            return result
+        return await super().execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=root_value,
+            request_data=request_data,
+        )
 
     def create_response(self, response_data, sub_response):  # type: ignore[override]
         """GraphQL over HTTP: answer `application/graphql-response+json` to clients that accept it,

@@ -25,6 +25,8 @@ class Context:
     principal: Principal | None
     settings: Settings
     loaders: "Loaders | None"
+    # Set by api/preflight.py when the operation holds a per-workspace slot for expensive reads.
+    needs_slot: bool = False
 
     @property
     def workspace_id(self) -> int:

@@ -264,6 +264,8 @@ def preflight(settings: Settings):
                 elif settings.max_expensive_reads_per_workspace > 0 and (
                     bill.expensive or bill.scan >= settings.expensive_query_cost
                 ):
+                    # The read path must not answer repeats of this request without the slot.
+                    ctx.context.needs_slot = True
                     try:
                         self.slot = await self.take_slot(principal.workspace_id)
                     except TooBusy as error:

@@ -64,10 +64,10 @@ from resolvers import duplicates as duplicates_
 from resolvers import node as nodes_
 from resolvers import scoring_models as scoring
 from resolvers import webhooks as webhooks_
+from resolvers.compiler import read_path
 from resolvers.reports import funnel as report_funnel
 from resolvers.reports import histogram as report_histogram
 from resolvers.reports import stats as report_stats
-from resolvers.sql_tree import sql_fast_path
 
 logger = logging.getLogger("leadgraph")
 
@@ -435,7 +435,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             *([] if settings.introspection else [DisableIntrospection]),
             RejectNulCharacters,
             CaptureOnly,
-            *([sql_fast_path(settings)] if settings.sql_fast_path else []),
+            # The read path: after every limit and permission check above, before masking.
+            *([read_path(settings)] if settings.sql_fast_path else []),
             lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),
             *([OperationObserver] if settings.metrics or settings.log_format == "json" else []),
         ],

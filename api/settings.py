@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from tortoise.backends.base.config_generator import expand_db_url
 
 from models import MODEL_MODULES
+from models.pool import keep_session
 
 DEFAULT_DATABASE_URL = "sqlite://leadgraph.sqlite3"
 
@@ -147,15 +148,21 @@ class Settings:
 
     def tortoise_config(self) -> dict:
         """The tortoise-orm config: one app, its models and its migrations package."""
-        url: str | dict = self.database_url
+        url = self.database_url
         if self.is_postgres:
             parts = urlsplit(self.database_url)
             query = dict(parse_qsl(parts.query))
             query.setdefault("minsize", str(self.db_pool_min))
             query.setdefault("maxsize", str(self.db_pool_max))
-            url = self._with_time_budget(urlunsplit(parts._replace(query=urlencode(query))))
+            url = urlunsplit(parts._replace(query=urlencode(query)))
+        connection: str | dict = url
+        if self.is_postgres:
+            # PostgreSQL's own time limits on every pooled session, and the pool's reset
+            # without its round trip per request (models/pool.py).
+            connection = self._with_time_budget(url)
+            connection["credentials"]["reset"] = keep_session
         return {
-            "connections": {"default": url},
+            "connections": {"default": connection},
             "apps": {
                 "models": {
                     "models": MODEL_MODULES,

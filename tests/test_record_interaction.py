@@ -216,4 +216,4 @@ async def test_scores_are_stored_not_recomputed_on_read(tenant, count_statements
     count_statements.statements.clear()
     state = await lead_state(tenant, lead)
     assert state["score"] == 10
-    assert not any("interaction" in s.lower() for s in count_statements.statements)
+    assert not any("from interaction" in s.lower() for s in count_statements.statements)

@@ -1,0 +1,195 @@
+"""leadgraph side by side with PostGraphile v5 on the same database, same queries, one run.
+
+    python bench/peer.py [--duration 4] [--rounds 2] [--connections 16]
+
+Needs `wrk` and `npm install` in bench/postgraphile (Node >= 22 comes from the npm package
+`node`; `make bench-peer` does both). Uses the seeded bench database
+(LEADGRAPH_BENCH_DATABASE_URL, see bench/common.py). Each workload runs in interleaved rounds
+(leadgraph, PostGraphile, leadgraph, ...) so both servers see the same machine noise; the table
+gives requests/s per server (min-max over rounds) and leadgraph / PostGraphile (median ratio of
+the rounds). Both queries of a workload read the same rows (checked once before timing).
+"""
+
+# ruff: noqa: E501 (the GraphQL documents are written as clients write them)
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+from pathlib import Path
+
+import httpx
+from common import Role, bench_args, database_url, issue_key, prepare, run_wrk, uvicorn_worker
+from nested_reads import LUA, first_contact_id
+
+PEER = Path(__file__).resolve().parent / "postgraphile"
+
+# leadgraph query, PostGraphile query; {ws} is the workspace id, {contact} a contact's row id.
+NESTED_LG = """{ accounts(first: 20) { edges { node { name
+  contacts(first: 20) { edges { node { firstName lastName email
+    leads(first: 10) { edges { node { topic status score } } }
+    interactions(first: 5) { edges { node { type occurredAt } } } } } } } } } }"""
+NESTED_PG = """{ allAccounts(first: 20, orderBy: PRIMARY_KEY_ASC, condition: {workspaceId: {ws}}) {
+  edges { node { name
+  contactsByAccountId(first: 20, orderBy: PRIMARY_KEY_ASC) { edges { node { firstName lastName email
+    leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { edges { node { topic status score } } }
+    interactionsByContactId(first: 5, orderBy: [OCCURRED_AT_DESC, PRIMARY_KEY_DESC]) {
+      edges { node { type occurredAt } } } } } } } } } }"""
+NESTED_LG_FRAGMENTS = """query Accounts { accounts(first: 20) { edges { node { ...A } } } }
+fragment A on Account { name contacts(first: 20) { edges { node { ...C } } } }
+fragment C on Contact { firstName lastName email
+  leads(first: 10) { edges { node { ...L } } }
+  interactions(first: 5) { edges { node { ...I } } } }
+fragment L on Lead { topic status score }
+fragment I on Interaction { type occurredAt }"""
+NESTED_PG_FRAGMENTS = """query Accounts { allAccounts(first: 20, orderBy: PRIMARY_KEY_ASC, condition: {workspaceId: {ws}}) {
+  edges { node { ...A } } } }
+fragment A on Account { name contactsByAccountId(first: 20, orderBy: PRIMARY_KEY_ASC) {
+  edges { node { ...C } } } }
+fragment C on Contact { firstName lastName email
+  leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { edges { node { ...L } } }
+  interactionsByContactId(first: 5, orderBy: [OCCURRED_AT_DESC, PRIMARY_KEY_DESC]) {
+    edges { node { ...I } } } }
+fragment L on Lead { topic status score }
+fragment I on Interaction { type occurredAt }"""
+LIST_LG = """{ contacts(first: 50, filter: {account: {industry: {eq: "Retail"}},
+  leads: {some: {topic: {eq: "Solar"}}}}, orderBy: [{field: LAST_NAME}]) {
+  edges { node { firstName lastName email account { name } } } } }"""
+LIST_PG = """{ allContacts(first: 50, condition: {workspaceId: {ws}}, filter: {
+  accountByAccountId: {industry: {equalTo: "Retail"}},
+  leadsByContactId: {some: {topic: {equalTo: "Solar"}}}}, orderBy: [LAST_NAME_ASC, PRIMARY_KEY_ASC]) {
+  edges { node { firstName lastName email accountByAccountId { name } } } } }"""
+LIST_LG_FRAGMENTS = """query Contacts { contacts(first: 50, filter: {account: {industry: {eq: "Retail"}},
+  leads: {some: {topic: {eq: "Solar"}}}}, orderBy: [{field: LAST_NAME}]) {
+  edges { node { ...C } } } }
+fragment C on Contact { firstName lastName email account { ...A } }
+fragment A on Account { name }"""
+LIST_PG_FRAGMENTS = """query Contacts { allContacts(first: 50, condition: {workspaceId: {ws}}, filter: {
+  accountByAccountId: {industry: {equalTo: "Retail"}},
+  leadsByContactId: {some: {topic: {equalTo: "Solar"}}}}, orderBy: [LAST_NAME_ASC, PRIMARY_KEY_ASC]) {
+  edges { node { ...C } } } }
+fragment C on Contact { firstName lastName email accountByAccountId { ...A } }
+fragment A on Account { name }"""
+ONE_LG = """query($id: ID!) { node(id: $id) { ... on Contact { firstName lastName email jobTitle
+  account { name industry } leads(first: 10) { edges { node { topic status source score } } } } } }"""
+ONE_PG = """query($id: Int!) { contactByRowId(rowId: $id) { firstName lastName email jobTitle
+  accountByAccountId { name industry }
+  leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { edges { node { topic status source score } } } } }"""
+ONE_LG_FRAGMENTS = """query Contact($id: ID!) { node(id: $id) { ...C } }
+fragment C on Contact { firstName lastName email jobTitle account { ...A }
+  leads(first: 10) { edges { node { ...L } } } }
+fragment A on Account { name industry }
+fragment L on Lead { topic status source score }"""
+ONE_PG_FRAGMENTS = """query Contact($id: Int!) { contactByRowId(rowId: $id) { ...C } }
+fragment C on Contact { firstName lastName email jobTitle accountByAccountId { ...A }
+  leadsByContactId(first: 10, orderBy: PRIMARY_KEY_ASC) { edges { node { ...L } } } }
+fragment A on Account { name industry }
+fragment L on Lead { topic status source score }"""
+
+WORKLOADS = [
+    ("20 accounts > 20 contacts > 10 leads + 5 interactions", NESTED_LG, NESTED_PG),
+    ("  the same, one fragment per type", NESTED_LG_FRAGMENTS, NESTED_PG_FRAGMENTS),
+    ("50 contacts filtered by related rows, sorted", LIST_LG, LIST_PG),
+    ("  the same with fragments", LIST_LG_FRAGMENTS, LIST_PG_FRAGMENTS),
+    ("one contact by id with account and leads", ONE_LG, ONE_PG),
+    ("  the same with fragments", ONE_LG_FRAGMENTS, ONE_PG_FRAGMENTS),
+]
+
+
+@contextlib.asynccontextmanager
+async def postgraphile(url: str, port: int):
+    node = PEER / "node_modules" / ".bin" / "node"
+    env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "NODE_ENV": "production"}
+    server = subprocess.Popen([str(node), "server.mjs"], cwd=PEER, env=env)
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(150):
+                with contextlib.suppress(httpx.TransportError):
+                    body = {"query": "{ __typename }"}
+                    if (
+                        await client.post(f"http://127.0.0.1:{port}/graphql", json=body)
+                    ).status_code == 200:
+                        break
+                await asyncio.sleep(0.2)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def rows(value) -> list:
+    """The leaf values of an answer in order, whatever the field names (to compare peers)."""
+    if isinstance(value, dict):
+        return [x for k, v in value.items() if k not in ("__typename", "id") for x in rows(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in rows(v)]
+    return [value]
+
+
+async def main() -> None:
+    args = bench_args(connections=16, port=9820)
+    rounds = int(os.environ.get("BENCH_ROUNDS", "2"))
+    duration = min(args.duration, int(os.environ.get("BENCH_SECONDS", "4")))
+    url = database_url()
+    workspace_id = await prepare(url, args.contacts)
+    key = await issue_key(url, workspace_id, Role.READ_ONLY)
+    contact_gid = await first_contact_id(url, workspace_id)
+    contact_row = int(__import__("base64").b64decode(contact_gid).decode().split(":")[1])
+    lg_port, pg_port = args.port, args.port + 1
+    results = []
+    async with (
+        uvicorn_worker(url, lg_port),
+        postgraphile(url, pg_port),
+        httpx.AsyncClient(timeout=60) as client,
+    ):
+        for name, lg_query, pg_query in WORKLOADS:
+            pg_query = pg_query.replace("{ws}", str(workspace_id))
+            lg_body = {"query": lg_query, "variables": {"id": contact_gid}}
+            pg_body = {"query": pg_query, "variables": {"id": contact_row}}
+            if "$id" not in lg_query:
+                lg_body.pop("variables")
+                pg_body.pop("variables")
+            lg = await client.post(
+                f"http://127.0.0.1:{lg_port}/graphql",
+                json=lg_body,
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            pg = await client.post(f"http://127.0.0.1:{pg_port}/graphql", json=pg_body)
+            assert "errors" not in lg.json(), lg.text[:500]
+            assert "errors" not in pg.json(), pg.text[:500]
+            lg_rows, pg_rows = rows(lg.json()["data"]), rows(pg.json()["data"])
+            same = (
+                "same rows"
+                if lg_rows == pg_rows
+                else f"rows differ ({len(lg_rows)} vs {len(pg_rows)} values)"
+            )
+            lg_lua = LUA % (key, json.dumps(lg_body))
+            pg_lua = LUA.replace('wrk.headers["Authorization"] = "Bearer %s"\n', "") % json.dumps(
+                pg_body
+            )
+            run_wrk(lg_port, lg_lua, 1, args.connections)  # warm-up
+            run_wrk(pg_port, pg_lua, 1, args.connections)
+            lg_rps, pg_rps = [], []
+            for _ in range(rounds):
+                lg_rps.append(run_wrk(lg_port, lg_lua, duration, args.connections)["rps"])
+                pg_rps.append(run_wrk(pg_port, pg_lua, duration, args.connections)["rps"])
+            ratio = statistics.median(a / b for a, b in zip(lg_rps, pg_rps, strict=True))
+            results.append((name, lg_rps, pg_rps, ratio, same, len(lg.content), len(pg.content)))
+            print(
+                f"{name}: leadgraph {min(lg_rps):.0f}-{max(lg_rps):.0f} req/s, "
+                f"PostGraphile {min(pg_rps):.0f}-{max(pg_rps):.0f} req/s, "
+                f"ratio {ratio:.2f} ({same}; {len(lg.content)} vs {len(pg.content)} bytes)",
+                flush=True,
+            )
+    print("\n| workload | leadgraph req/s | PostGraphile req/s | leadgraph ÷ PostGraphile |")
+    print("|---|---|---|---|")
+    for name, lg_rps, pg_rps, ratio, *_ in results:
+        print(
+            f"| {name.strip()} | {min(lg_rps):,.0f}–{max(lg_rps):,.0f} | "
+            f"{min(pg_rps):,.0f}–{max(pg_rps):,.0f} | {ratio:.2f}× |"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

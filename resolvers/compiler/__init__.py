@@ -1,0 +1,246 @@
+"""The read path: a query operation compiled into one SQL statement that builds the response.
+
+`compile_read` turns (document, operation, variables, caller) into a `Plan` (SQL + parameters)
+or a `Decline` with its reason; `execute_plan` runs it. `read_path(settings)` is the schema
+extension that does both after every limit and permission check has run, and leaves whatever
+it declines (and every mutation) to strawberry's field-by-field execution. Each outcome counts
+in `outcomes.OUTCOMES`.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, OperationDefinitionNode, OperationType
+from graphql.execution.values import get_variable_values
+from strawberry.relay.types import GlobalIDValueError
+
+from api.errors import BadUserInput
+from resolvers.compiler import outcomes
+from resolvers.compiler.compiler import Compiler
+from resolvers.compiler.dialects import POSTGRES, SQLITE, register_sqlite_functions
+from resolvers.compiler.outcomes import OUTCOMES, Decline
+
+__all__ = [
+    "OUTCOMES",
+    "Decline",
+    "Plan",
+    "answer_repeat",
+    "compile_read",
+    "execute_plan",
+    "read_path",
+]
+
+CACHE_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class Plan:
+    sql: str
+    params: tuple[Any, ...]
+    operation: str = ""  # the operation's name, for the metrics and logs of a repeat
+
+
+def _operation(document: Any, operation_name: str | None) -> OperationDefinitionNode:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o
+        for o in operations
+        if (operation_name is None and len(operations) == 1)
+        or (operation_name is not None and o.name and o.name.value == operation_name)
+    ]
+    if len(chosen) != 1:
+        raise Decline(outcomes.NO_OPERATION)
+    if chosen[0].operation is not OperationType.QUERY:
+        raise Decline(outcomes.NOT_A_QUERY)
+    return chosen[0]
+
+
+def compile_read(
+    schema: Any,
+    settings: Any,
+    *,
+    postgres: bool,
+    workspace_id: int,
+    role: Any,
+    document: Any,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> Plan:
+    """The plan for a query operation; raises Decline when strawberry should execute it."""
+    operation = _operation(document, operation_name)
+    coerced = get_variable_values(
+        schema._schema, operation.variable_definitions or (), variables or {}
+    )
+    if isinstance(coerced, list):
+        raise Decline(outcomes.VARIABLES)
+    compiler = Compiler(
+        schema,
+        settings,
+        POSTGRES if postgres else SQLITE,
+        workspace_id=workspace_id,
+        role=role,
+        document=document,
+        operation=operation,
+        variables=coerced,
+    )
+    try:
+        sql = compiler.operation_sql()
+    except (BadUserInput, GraphQLError, GlobalIDValueError) as exc:
+        # Strawberry reports these to the client (invalid cursor, page size, ID...).
+        raise Decline(outcomes.USER_ERROR) from exc
+    name = operation.name.value if operation.name else ""
+    return Plan(sql, tuple(compiler.q.params), name)
+
+
+class PlanCache:
+    """Plans (or decline reasons) by query text, operation, variables and caller: a repeated
+    request skips compilation. Bounded, least recently used out first."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._plans: OrderedDict[tuple, Plan | str] = OrderedDict()
+        self._answered: OrderedDict[tuple, Plan] = OrderedDict()
+
+    def get(self, key: tuple) -> Plan | str | None:
+        found = self._plans.get(key)
+        if found is not None:
+            self._plans.move_to_end(key)
+        return found
+
+    def put(self, key: tuple, value: Plan | str) -> None:
+        self._plans[key] = value
+        if len(self._plans) > self.size:
+            self._plans.popitem(last=False)
+
+    def mark_answered(self, key: tuple, plan: Plan) -> None:
+        """This exact request passed every check and its plan answered it."""
+        self._answered[key] = plan
+        if len(self._answered) > self.size:
+            self._answered.popitem(last=False)
+
+    def answered(self, key: tuple) -> Plan | None:
+        return self._answered.get(key)
+
+
+def cache_key(
+    query: Any, operation_name: Any, variables: Any, principal: Any, postgres: bool
+) -> tuple | None:
+    """Everything a plan and the checks before it depend on: the request and the caller."""
+    try:
+        encoded = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None  # variables orjson cannot encode: compile without caching
+    return (query, operation_name, encoded, principal.workspace_id, principal.role, postgres)
+
+
+async def answer_repeat(schema: Any, request_data: Any, principal: Any) -> Any:
+    """The answer to an exact repeat of a read that passed every check (validation, depth,
+    aliases, tokens, cost, NUL, permissions) and was answered by its plan: those checks depend on
+    nothing but the key, so their verdict holds, and strawberry's pipeline is skipped. None when
+    this request is not such a repeat (or anything fails): the caller runs the full pipeline."""
+    from graphql import ExecutionResult
+
+    from api import metrics
+    from models.sql import connection, is_postgres
+
+    cache = next((e.cache for e in schema.extensions if hasattr(e, "cache")), None)
+    if cache is None or principal is None or not isinstance(request_data.query, str):
+        return None
+    conn = connection()
+    postgres = is_postgres(conn)
+    key = cache_key(
+        request_data.query, request_data.operation_name, request_data.variables, principal, postgres
+    )
+    plan = cache.answered(key) if key is not None else None
+    if plan is None:
+        return None
+    try:
+        data = await execute_plan(conn, plan, postgres)
+    except Exception:  # the full pipeline answers, and reports the error as it does
+        return None
+    outcomes.record(outcomes.COMPILED)
+    observation = metrics.current.get()
+    if observation is not None:  # what api.metrics.OperationObserver tells the edge
+        observation.operation = plan.operation
+        observation.outcome = "ok"
+    return ExecutionResult(data=data)
+
+
+def plan_for(schema, settings, cache: PlanCache, ctx: Any, principal: Any, key, postgres: bool):
+    """The cached or new plan for this request, or the reason it declines."""
+    found = cache.get(key) if key is not None else None
+    if found is None:
+        try:
+            found = compile_read(
+                schema,
+                settings,
+                postgres=postgres,
+                workspace_id=principal.workspace_id,
+                role=principal.role,
+                document=ctx.graphql_document,
+                operation_name=ctx.operation_name,
+                variables=ctx.variables,
+            )
+        except Decline as exc:
+            found = exc.reason
+        if key is not None:
+            cache.put(key, found)
+    return found
+
+
+def too_deep(exc: Exception) -> bool:
+    """SQLite's parser refused the statement's nesting depth (a fixed limit of its build)."""
+    return "parser stack overflow" in str(exc)
+
+
+async def execute_plan(conn: Any, plan: Plan, postgres: bool) -> Any:
+    """Runs the statement; the driver's statement cache prepares it once per connection."""
+    if not postgres:
+        await register_sqlite_functions(conn)
+    rows = await conn.execute_query_dict(plan.sql, list(plan.params))
+    return orjson.loads(rows[0]["data"])
+
+
+def read_path(settings: Any):
+    """A SchemaExtension class answering compiled reads; runs after the limit extensions."""
+    from graphql import ExecutionResult
+    from strawberry.extensions import SchemaExtension
+
+    from models.sql import connection, is_postgres
+
+    cache = PlanCache()
+
+    class CompiledReads(SchemaExtension):
+        async def on_execute(self):
+            ctx = self.execution_context
+            principal = getattr(ctx.context, "principal", None)
+            if ctx.result is None and principal is not None and ctx.graphql_document is not None:
+                conn = connection()
+                postgres = is_postgres(conn)
+                # The operation name as the client sent it (ctx.operation_name is the resolved
+                # one): repeats are recognised by the request as it arrives (answer_repeat).
+                sent_name = getattr(ctx, "_provided_operation_name", ctx.operation_name)
+                key = cache_key(ctx.query, sent_name, ctx.variables, principal, postgres)
+                plan = plan_for(ctx.schema, settings, cache, ctx, principal, key, postgres)
+                if isinstance(plan, Plan):
+                    try:
+                        ctx.result = ExecutionResult(data=await execute_plan(conn, plan, postgres))
+                        # Repeats skip every check, so only reads that hold no per-workspace
+                        # slot for expensive reads (api/preflight.py) may be answered that way.
+                        if key is not None and not getattr(ctx.context, "needs_slot", False):
+                            cache.mark_answered(key, plan)
+                    except Exception as exc:
+                        if postgres or not too_deep(exc):
+                            raise
+                        plan = outcomes.TOO_DEEP
+                        if key is not None:
+                            cache.put(key, plan)
+                outcomes.record(
+                    outcomes.COMPILED if isinstance(plan, Plan) else outcomes.declined(plan)
+                )
+            yield
+
+    CompiledReads.cache = cache
+    return CompiledReads

@@ -1,0 +1,248 @@
+"""The SQL that differs between PostgreSQL and SQLite when a statement builds JSON.
+
+Both dialects render the same values strawberry would: ISO datetimes as Python's isoformat(),
+base64 global IDs, base64url cursors, JSON booleans. SQLite has no base64: it gets two small
+deterministic functions registered on its connection (`register_sqlite_functions`).
+"""
+
+import base64
+import weakref
+from typing import Any
+
+
+class Postgres:
+    name = "postgres"
+
+    def json_object(self, pairs: list[tuple[str, str]]) -> str:
+        if not pairs:
+            return "json_build_object()"
+        # json_build_object takes at most 100 arguments: nest wide objects' halves and merge.
+        if len(pairs) > 50:
+            return (
+                f"(({self.json_object(pairs[:50])})::jsonb || "
+                f"({self.json_object(pairs[50:])})::jsonb)::json"
+            )
+        return "json_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
+
+    def json_array(self, items: list[str]) -> str:
+        return "json_build_array(" + ", ".join(items) + ")"
+
+    def text_of(self, expr: str) -> str:
+        """The statement's one JSON value as text (what the driver hands back)."""
+        return f"({expr})::text"
+
+    def embed(self, expr: str) -> str:
+        """A JSON value computed by a subquery, to place inside another JSON value."""
+        return expr
+
+    def nullable(self, expr: str) -> str:
+        """A value that may be SQL NULL, as JSON (null)."""
+        return expr
+
+    def scalar(self, expr: str) -> str:
+        """A text or number column as a JSON value."""
+        return expr
+
+    def agg(self, expr: str, order: str, where: str | None = None) -> str:
+        """A JSON array of `expr` over the rows, ordered by `order`; `[]` over none."""
+        filt = f" FILTER (WHERE {where})" if where else ""
+        return f"COALESCE(json_agg({expr} ORDER BY {order}){filt}, '[]'::json)"
+
+    def rows_in_order(self, order: str) -> str:
+        """The ORDER BY a derived table needs for its aggregate: none, `agg` orders itself."""
+        return ""
+
+    def text(self, value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    def datetime(self, expr: str) -> str:
+        """Python's isoformat() of a UTC timestamp: microseconds only when there are some."""
+        utc = f"({expr} AT TIME ZONE 'UTC')"
+        return (
+            f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+            f"date_part('microseconds', {utc})::bigint % 1000000 = 0 THEN '' "
+            f"ELSE to_char({utc}, '.US') END || '+00:00')"
+        )
+
+    def boolean(self, expr: str) -> str:
+        return expr
+
+    def float(self, expr: str) -> str:
+        """A float8 as Python writes it: an integral value keeps its `.0`."""
+        return (
+            f"(CASE WHEN {expr}::text ~ '^-?[0-9]+$' THEN {expr}::text || '.0' "
+            f"ELSE {expr}::text END)::json"
+        )
+
+    def constant(self, value: bool) -> str:
+        return "TRUE" if value else "FALSE"
+
+    def json_column(self, expr: str) -> str:
+        return f"{expr}::json"
+
+    def global_id(self, type_name: str, expr: str) -> str:
+        return f"encode(convert_to('{type_name}:' || {expr}, 'UTF8'), 'base64')"
+
+    def cursor(self, signature: str, values: list[tuple[str, str]]) -> str:
+        """encode_cursor() in SQL: base64url, unpadded, of ["signature", [values...]].
+        `values` are (expression, kind) with kind datetime, int or text."""
+        parts = []
+        for expr, kind in values:
+            if kind == "datetime":
+                value = f"('\"' || {self.datetime(expr)} || '\"')"
+            elif kind == "int":
+                value = f"{expr}::text"
+            elif kind == "float":
+                value = f"({self.float(expr)})::text"
+            else:
+                value = f"to_json({expr})::text"
+            parts.append(f"COALESCE({value}, 'null')")
+        json_text = f"'[\"{signature}\",[' || " + " || ',' || ".join(parts) + " || ']]'"
+        return (
+            f"rtrim(translate(encode(convert_to({json_text}, 'UTF8'), 'base64'), "
+            f"E'+/\\n', '-_'), '=')"
+        )
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})"
+
+    def json_elements(self, expr: str, alias: str) -> str:
+        """Rows (alias.value, alias.i) of a JSON array column, i counting from 1."""
+        return f"json_array_elements({expr}::json) WITH ORDINALITY {alias}(value, i)"
+
+    def json_length(self, expr: str) -> str:
+        return f"json_array_length({expr}::json)"
+
+    def json_at(self, expr: str, index: str) -> str:
+        """Element `index` (0-based) of a JSON array column, as a number."""
+        return f"(({expr}::json ->> ({index})::int))::bigint"
+
+    def json_text(self, expr: str, path: tuple[str, ...]) -> str:
+        """The text at `path` inside a JSON column (NULL when absent)."""
+        return f"({expr} #>> '{{{','.join(path)}}}')"
+
+    def json_field(self, expr: str, key: str, kind: str = "text") -> str:
+        text = f"({expr} ->> '{key}')"
+        return {"int": f"{text}::bigint", "text": text}[kind]
+
+
+class Sqlite(Postgres):
+    """SQLite builds the JSON as text with `||`: nested json_object() calls would hit its
+    parser's depth limit (about 18 nested parentheses) after three nested connections."""
+
+    name = "sqlite"
+
+    def json_object(self, pairs: list[tuple[str, str]]) -> str:
+        if not pairs:
+            return "'{}'"
+        # `||` binds tighter than every other binary operator: no parentheses needed, and
+        # none spent on the parser's depth budget.
+        parts = [f"'{{\"{pairs[0][0]}\":' || {pairs[0][1]}"]
+        parts += [f"',\"{k}\":' || {v}" for k, v in pairs[1:]]
+        return " || ".join(parts) + " || '}'"
+
+    def json_array(self, items: list[str]) -> str:
+        if not items:
+            return "'[]'"
+        return "'[' || " + " || ',' || ".join(self.embed(i) for i in items) + " || ']'"
+
+    def text_of(self, expr: str) -> str:
+        return expr
+
+    def embed(self, expr: str) -> str:
+        return f"IFNULL({expr}, 'null')"
+
+    def nullable(self, expr: str) -> str:
+        return f"IFNULL({expr}, 'null')"
+
+    def scalar(self, expr: str) -> str:
+        return f"json_quote({expr})"
+
+    def agg(self, expr: str, order: str, where: str | None = None) -> str:
+        # SQLite 3.40 has no ORDER BY inside aggregates: the rows come ordered.
+        filt = f" FILTER (WHERE {where})" if where else ""
+        return f"'[' || IFNULL(group_concat({expr}, ','){filt}, '') || ']'"
+
+    def rows_in_order(self, order: str) -> str:
+        return f" ORDER BY {order}"
+
+    def text(self, value: str) -> str:
+        return "'" + ('"' + value + '"').replace("'", "''") + "'"
+
+    def datetime(self, expr: str) -> str:
+        # Stored as isoformat(" ") text; strawberry answers isoformat().
+        return f"(substr({expr}, 1, 10) || 'T' || substr({expr}, 12))"
+
+    def boolean(self, expr: str) -> str:
+        return f"(CASE WHEN {expr} IS NULL THEN 'null' WHEN {expr} THEN 'true' ELSE 'false' END)"
+
+    def constant(self, value: bool) -> str:
+        return "'true'" if value else "'false'"
+
+    def float(self, expr: str) -> str:
+        return f"json_quote({expr})"
+
+    def json_column(self, expr: str) -> str:
+        return f"IFNULL(json({expr}), 'null')"
+
+    def global_id(self, type_name: str, expr: str) -> str:
+        return f"'\"' || lg_base64('{type_name}:' || {expr}) || '\"'"
+
+    def cursor(self, signature: str, values: list[tuple[str, str]]) -> str:
+        # Cursors carry the stored text of a timestamp, as the row-based path makes them.
+        parts = [e for e, _ in values]
+        return (
+            f"'\"' || lg_base64url(json_array('{signature}', json_array({', '.join(parts)}))) "
+            "|| '\"'"
+        )
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"MAX({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"MIN({a}, {b})"
+
+    def json_elements(self, expr: str, alias: str) -> str:
+        return f"(SELECT value, key + 1 AS i FROM json_each({expr})) {alias}"
+
+    def json_length(self, expr: str) -> str:
+        return f"json_array_length({expr})"
+
+    def json_at(self, expr: str, index: str) -> str:
+        return f"json_extract({expr}, '$[' || ({index}) || ']')"
+
+    def json_field(self, expr: str, key: str, kind: str = "text") -> str:
+        return f"json_extract({expr}, '$.{key}')"
+
+    def json_text(self, expr: str, path: tuple[str, ...]) -> str:
+        return f"json_extract({expr}, '$.{'.'.join(path)}')"
+
+
+POSTGRES = Postgres()
+SQLITE = Sqlite()
+
+
+def _base64(value: Any) -> str | None:
+    return None if value is None else base64.b64encode(str(value).encode()).decode()
+
+
+def _base64url(value: Any) -> str | None:
+    if value is None:
+        return None
+    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+
+_registered: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+async def register_sqlite_functions(client: Any) -> None:
+    """lg_base64/lg_base64url on tortoise's aiosqlite connection, once per connection."""
+    raw = getattr(client, "_connection", None)
+    if raw is None or raw in _registered:
+        return
+    await raw.create_function("lg_base64", 1, _base64, deterministic=True)
+    await raw.create_function("lg_base64url", 1, _base64url, deterministic=True)
+    _registered.add(raw)
