@@ -23,6 +23,8 @@ from graphql.execution.collect_fields import (
     collect_subfields,
 )
 from graphql.execution.values import get_argument_values
+from strawberry.relay import GlobalID
+from strawberry.relay.types import GlobalIDValueError
 from strawberry.types.arguments import convert_arguments
 
 from models import Role
@@ -252,6 +254,17 @@ class Compiler:
         connection_type = self.field_type("Query", name)
         return connection(self, connection_type, type_name, group, source, keys, args, size)
 
+    @staticmethod
+    def global_id(raw: Any) -> Any:
+        """An ID of `nodes(ids:)` (plain strings there, so that a malformed one nulls only its
+        own entry): strawberry reports a malformed one at its index."""
+        if isinstance(raw, GlobalID):
+            return raw
+        try:
+            return GlobalID.from_id(raw)
+        except GlobalIDValueError:
+            raise outcomes.Decline(outcomes.USER_ERROR) from None
+
     def node(self, gid: Any, group: list[FieldDetails]) -> str:
         """`node(id:)`: the object if it is in the caller's workspace, else null."""
         node_id = gid.node_id
@@ -291,7 +304,7 @@ class Compiler:
         if name == "node":
             return self.node(self.arguments("Query", group[0])["id"], group)
         if name == "nodes":
-            ids = self.arguments("Query", group[0])["ids"]
+            ids = [self.global_id(raw) for raw in self.arguments("Query", group[0])["ids"]]
             return (
                 self.dialect.json_array([self.node(gid, group) for gid in ids])
                 if ids
