@@ -371,3 +371,14 @@ async def test_expensive_reads_are_never_answered_as_repeats(tenant, data, monke
     monkeypatch.setattr(StrawberrySchema, "execute", counted)
     assert await tenant.gql(query) == first
     assert len(pipelines) == 1
+
+
+async def test_selections_that_need_no_rows_compile(tenant, data):
+    """`accounts { __typename }` and an alias mix of such fields with real lists compile to a
+    statement whose parameters all appear in it (both drivers refuse unused ones)."""
+    answer = await tenant.gql(
+        "{ a: accounts { __typename } b: contacts(first: 1) { totalCount } c: leads { __typename } }"
+    )
+    assert answer["a"] == {"__typename": "AccountConnection"}
+    assert answer["c"] == {"__typename": "LeadConnection"}
+    assert answer["b"]["totalCount"] >= 1

@@ -7,6 +7,7 @@ it declines (and every mutation) to strawberry's field-by-field execution. Each 
 in `outcomes.OUTCOMES`.
 """
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,10 @@ from resolvers.compiler import outcomes
 from resolvers.compiler.compiler import Compiler
 from resolvers.compiler.dialects import POSTGRES, SQLITE, register_sqlite_functions
 from resolvers.compiler.outcomes import OUTCOMES, Decline
+
+# Placeholders the dialects write: $1 (PostgreSQL), ?1 (SQLite).
+PG_PARAMETER = re.compile(r"\$(\d+)\b")
+SQLITE_PARAMETER = re.compile(r"\?(\d+)\b")
 
 __all__ = [
     "OUTCOMES",
@@ -91,7 +96,22 @@ def compile_read(
         # Strawberry reports these to the client (invalid cursor, page size, ID...).
         raise Decline(outcomes.USER_ERROR) from exc
     name = operation.name.value if operation.name else ""
-    return Plan(sql, tuple(compiler.q.params), name)
+    sql, params = only_used_parameters(sql, compiler.q.params, postgres)
+    return Plan(sql, tuple(params), name)
+
+
+def only_used_parameters(sql: str, params: list[Any], postgres: bool) -> tuple[str, list[Any]]:
+    """Drops parameters the statement never references, renumbering the rest: a part of the
+    selection that needs no rows (`accounts { __typename }`) registers its workspace parameter
+    but leaves no placeholder, and both drivers refuse a parameter count that does not match."""
+    pattern = PG_PARAMETER if postgres else SQLITE_PARAMETER
+    used = sorted({int(n) for n in pattern.findall(sql)})
+    if used == list(range(1, len(params) + 1)):
+        return sql, params
+    number = {old: new for new, old in enumerate(used, 1)}
+    mark = "$" if postgres else "?"
+    sql = pattern.sub(lambda m: f"{mark}{number[int(m.group(1))]}", sql)
+    return sql, [params[old - 1] for old in used]
 
 
 class PlanCache:
