@@ -382,3 +382,11 @@ async def test_selections_that_need_no_rows_compile(tenant, data):
     assert answer["a"] == {"__typename": "AccountConnection"}
     assert answer["c"] == {"__typename": "LeadConnection"}
     assert answer["b"]["totalCount"] >= 1
+    query = (
+        "query($first: Int, $after: String, $last: Int, $before: String, $filter: AccountFilter, "
+        "$orderBy: [AccountOrder!], $search: String) { accounts(first: $first, after: $after, "
+        "last: $last, before: $before, filter: $filter, orderBy: $orderBy, search: $search) "
+        "{ __typename } }"
+    )
+    nulls = dict.fromkeys(["first", "after", "last", "before", "filter", "orderBy", "search"])
+    assert await tenant.gql(query, nulls) == {"accounts": {"__typename": "AccountConnection"}}
