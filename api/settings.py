@@ -7,7 +7,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from tortoise.backends.base.config_generator import expand_db_url
 
 from models import MODEL_MODULES
-from models.pool import keep_session
 
 DEFAULT_DATABASE_URL = "sqlite://leadgraph.sqlite3"
 
@@ -157,10 +156,10 @@ class Settings:
             url = urlunsplit(parts._replace(query=urlencode(query)))
         connection: str | dict = url
         if self.is_postgres:
-            # PostgreSQL's own time limits on every pooled session, and the pool's reset
-            # without its round trip per request (models/pool.py).
+            # PostgreSQL's own time limits on every pooled session. The pool keeps asyncpg's
+            # own reset on release: without it, a connection given back while its statement was
+            # cancelled mid-protocol kept that statement's locks (seen in CI).
             connection = self._with_time_budget(url)
-            connection["credentials"]["reset"] = keep_session
         return {
             "connections": {"default": connection},
             "apps": {
