@@ -58,29 +58,19 @@ def string_condition(f: StringFilter | None, expr: str, q: Sql) -> str:
     return conjunction(parts)
 
 
-def int_condition(f: IntFilter | None, expr: str, q: Sql) -> str:
+def number_condition(f: IntFilter | FloatFilter | None, expr: str, q: Sql) -> str:
+    """Comparisons on an Int or Float column; Float values must be finite, `in` is Int only."""
     if f is None:
         return ""
+    check = _finite if isinstance(f, FloatFilter) else int
     parts = [_null(expr, f.is_null)]
     for op, value in (("=", f.eq), (">", f.gt), (">=", f.gte), ("<", f.lt), ("<=", f.lte)):
         if value is not None:
-            parts.append(f"{expr} {op} {q.param(value)}")
+            parts.append(f"{expr} {op} {q.param(check(value))}")
     if f.neq is not None:
-        parts.append(f"({expr} <> {q.param(f.neq)} OR {expr} IS NULL)")
-    if f.in_ is not None:
+        parts.append(f"({expr} <> {q.param(check(f.neq))} OR {expr} IS NULL)")
+    if getattr(f, "in_", None) is not None:
         parts.append(q.in_list(expr, f.in_))
-    return conjunction(parts)
-
-
-def float_condition(f: FloatFilter | None, expr: str, q: Sql) -> str:
-    if f is None:
-        return ""
-    parts = [_null(expr, f.is_null)]
-    for op, value in (("=", f.eq), (">", f.gt), (">=", f.gte), ("<", f.lt), ("<=", f.lte)):
-        if value is not None:
-            parts.append(f"{expr} {op} {q.param(_finite(value))}")
-    if f.neq is not None:
-        parts.append(f"({expr} <> {q.param(_finite(f.neq))} OR {expr} IS NULL)")
     return conjunction(parts)
 
 
@@ -161,8 +151,8 @@ def account_condition(f: AccountFilter | None, t: str, q: Sql) -> str:
         string_condition(f.industry, f"{t}.industry", q),
         string_condition(f.city, f"{t}.city", q),
         string_condition(f.country, f"{t}.country", q),
-        int_condition(f.number_of_employees, f"{t}.number_of_employees", q),
-        float_condition(f.annual_revenue, f"{t}.annual_revenue", q),
+        number_condition(f.number_of_employees, f"{t}.number_of_employees", q),
+        number_condition(f.annual_revenue, f"{t}.annual_revenue", q),
         datetime_condition(f.created_at, f"{t}.created_at", q),
     ]
     if f.parent_account is not None:
@@ -221,7 +211,7 @@ def lead_condition(f: LeadFilter | None, t: str, q: Sql) -> str:
         string_condition(f.topic, f"{t}.topic", q),
         string_condition(f.source, f"{t}.source", q),
         enum_condition(f.status, f"{t}.status", q),
-        int_condition(f.score, f"{t}.score", q),
+        number_condition(f.score, f"{t}.score", q),
         datetime_condition(f.created_at, f"{t}.created_at", q),
     ]
     if f.sales_ready is not None:
