@@ -60,17 +60,32 @@ def _grade(grades: list[dict], score: str, q: Sql) -> str:
     return f"CASE {branches} ELSE NULL END"
 
 
-def counted_interactions(scope: Scope, q: Sql, *, columns: list[str] = ()) -> str:  # type: ignore[assignment]
+def counted_interactions(
+    scope: Scope,
+    q: Sql,
+    *,
+    columns: list[str] = (),  # type: ignore[assignment]
+    also: str | None = None,
+) -> str:
     """(lead_id, type, occurred_at, *columns) of every interaction that counts for each lead in
-    scope; `columns` are expressions over the interaction `i`."""
+    scope; `columns` are expressions over the interaction `i`. `also` names a relation with the
+    interaction's columns counted as well (rows the same statement inserts, which its snapshot
+    does not show)."""
     extra = "".join(f", {c}" for c in columns)
-    return (
+    counted = (
         f"SELECT l1.id AS lead_id, i.type, i.occurred_at{extra} FROM lead l1 "
         f"JOIN interaction i ON i.lead_id = l1.id WHERE {scope.leads(q, 'l1')} "
         f"UNION ALL SELECT l2.id AS lead_id, i.type, i.occurred_at{extra} FROM lead l2 "
         f"JOIN interaction i ON i.contact_id = l2.contact_id AND i.lead_id IS NULL "
         f"WHERE {scope.leads(q, 'l2')}"
     )
+    if also:
+        counted += (
+            f" UNION ALL SELECT l3.id AS lead_id, i.type, i.occurred_at{extra} FROM lead l3 "
+            f"JOIN {also} i ON i.lead_id = l3.id OR (i.lead_id IS NULL "
+            f"AND i.contact_id = l3.contact_id) WHERE {scope.leads(q, 'l3')}"
+        )
+    return counted
 
 
 def entry_condition(model: ScoringModel, alias: str, q: Sql) -> str:
@@ -80,10 +95,17 @@ def entry_condition(model: ScoringModel, alias: str, q: Sql) -> str:
 
 
 def score_select(
-    model: ScoringModel, rules: list[Rule], scope: Scope, q: Sql, now: datetime
+    model: ScoringModel,
+    rules: list[Rule],
+    scope: Scope,
+    q: Sql,
+    now: datetime,
+    *,
+    also: str | None = None,
 ) -> str:
     """SELECT lead_id, score, grade, ready, n0..nk, p0..pk for every lead in scope that meets the
-    model's entry criteria (n: matching interactions or attribute match; p: contribution)."""
+    model's entry criteria (n: matching interactions or attribute match; p: contribution).
+    `also`: see counted_interactions."""
     sums, columns = [], []
     for index, rule in enumerate(rules):
         if rule.is_attribute:
@@ -108,7 +130,7 @@ def score_select(
     if sums:
         aggregated = (
             f"SELECT l.id AS lead_id, {', '.join(sums)} FROM lead l "
-            f"LEFT JOIN ({counted_interactions(scope, q, columns=columns)}) c "
+            f"LEFT JOIN ({counted_interactions(scope, q, columns=columns, also=also)}) c "
             f"ON c.lead_id = l.id WHERE {in_model} GROUP BY l.id"
         )
     else:
@@ -142,6 +164,49 @@ def score_select(
     )
 
 
+SCORE_COLUMNS = (
+    "workspace_id, lead_id, model_id, score, previous_score, grade, sales_ready, "
+    "previous_sales_ready, counts, contributions, updated_at"
+)
+ON_SCORE_CONFLICT = (
+    "ON CONFLICT (lead_id, model_id) DO UPDATE SET previous_score = lead_score.score, "
+    "previous_sales_ready = lead_score.sales_ready, score = excluded.score, "
+    "grade = excluded.grade, sales_ready = excluded.sales_ready, counts = excluded.counts, "
+    "contributions = excluded.contributions, updated_at = excluded.updated_at"
+)
+
+
+def score_rows(
+    model: ScoringModel, scope: Scope, q: Sql, now: datetime, *, also: str | None = None
+) -> str:
+    """SELECT of the lead_score rows (SCORE_COLUMNS) the model gives the in-scope leads inside
+    its entry criteria."""
+    rules = [Rule.from_json(r) for r in model.rules]
+    select = score_select(model, rules, scope, q, now, also=also)
+    array = "jsonb_build_array" if q.postgres else "json_array"
+    counts = f"{array}({', '.join(f's.n{i}' for i in range(len(rules)))})"
+    points = f"{array}({', '.join(f's.p{i}' for i in range(len(rules)))})"
+    ready = "(s.ready = 1)" if q.postgres else "s.ready"
+    no_int, no_bool = ("NULL::integer", "NULL::boolean") if q.postgres else ("NULL", "NULL")
+    return (
+        f"SELECT {q.typed(model.workspace_id, 'int')}, s.lead_id, {q.typed(model.id, 'int')}, "
+        f"s.score, {no_int}, s.grade, {ready}, {no_bool}, {counts}, {points}, "
+        f"{q.typed(now, 'timestamptz')} FROM ({select}) s"
+    )
+
+
+def outside_criteria(model: ScoringModel, scope: Scope, q: Sql) -> str | None:
+    """DELETE of the model's scores of in-scope leads outside its entry criteria (None when
+    every lead is in)."""
+    if not getattr(model, "applies_to", None):
+        return None
+    outside = (
+        f"SELECT l.id FROM lead l WHERE {scope.leads(q, 'l')} "
+        f"AND NOT COALESCE({entry_condition(model, 'l', q)}, FALSE)"
+    )
+    return f"DELETE FROM lead_score WHERE model_id = {q.param(model.id)} AND lead_id IN ({outside})"
+
+
 async def rescore_model(
     conn: BaseDBAsyncClient, model: ScoringModel, scope: Scope, now: datetime
 ) -> None:
@@ -149,35 +214,13 @@ async def rescore_model(
     drop the scores of in-scope leads outside them."""
     postgres = is_postgres(conn)
     q = Sql(postgres)
-    rules = [Rule.from_json(r) for r in model.rules]
-    select = score_select(model, rules, scope, q, now)
-    array = "jsonb_build_array" if postgres else "json_array"
-    counts = f"{array}({', '.join(f's.n{i}' for i in range(len(rules)))})"
-    points = f"{array}({', '.join(f's.p{i}' for i in range(len(rules)))})"
-    ready = "(s.ready = 1)" if postgres else "s.ready"
-    sql = (
-        "INSERT INTO lead_score (workspace_id, lead_id, model_id, score, previous_score, grade, "
-        "sales_ready, previous_sales_ready, counts, contributions, updated_at) "
-        f"SELECT {q.typed(model.workspace_id, 'int')}, s.lead_id, {q.typed(model.id, 'int')}, "
-        f"s.score, NULL, s.grade, {ready}, NULL, {counts}, {points}, "
-        f"{q.typed(now, 'timestamptz')} FROM ({select}) s WHERE 1 = 1 "
-        "ON CONFLICT (lead_id, model_id) DO UPDATE SET previous_score = lead_score.score, "
-        "previous_sales_ready = lead_score.sales_ready, score = excluded.score, "
-        "grade = excluded.grade, sales_ready = excluded.sales_ready, counts = excluded.counts, "
-        "contributions = excluded.contributions, updated_at = excluded.updated_at"
-    )
+    rows = score_rows(model, scope, q, now)
+    sql = f"INSERT INTO lead_score ({SCORE_COLUMNS}) {rows} WHERE 1 = 1 {ON_SCORE_CONFLICT}"
     await conn.execute_query(sql, q.params)
-    if getattr(model, "applies_to", None):
-        q = Sql(postgres)
-        outside = (
-            f"SELECT l.id FROM lead l WHERE {scope.leads(q, 'l')} "
-            f"AND NOT COALESCE({entry_condition(model, 'l', q)}, FALSE)"
-        )
-        await conn.execute_query(
-            f"DELETE FROM lead_score WHERE model_id = {q.param(model.id)} "
-            f"AND lead_id IN ({outside})",
-            q.params,
-        )
+    q = Sql(postgres)
+    delete = outside_criteria(model, scope, q)
+    if delete:
+        await conn.execute_query(delete, q.params)
 
 
 async def refresh_lead_summary(conn: BaseDBAsyncClient, scope: Scope) -> None:

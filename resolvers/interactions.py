@@ -1,11 +1,9 @@
 """recordInteraction, recordInteractions, deleteInteraction: store, re-score, report changes."""
 
-import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -22,14 +20,12 @@ from api.types.scoring import ScoreChange, ScoringModel
 from models import Contact as ContactRow
 from models import Interaction as InteractionRow
 from models import Lead as LeadRow
-from models import LeadStatus
 from models.errors import DomainError, DomainErrors, ErrorCode
-from models.rescoring import OPEN_FOR_PROMOTION, Scope, active_models, lock_leads, rescore
-from models.sql import Sql, is_postgres
+from models.rescoring import Scope, active_models, lock_leads, rescore
+from models.sql import Sql, connection, is_postgres
+from resolvers import recording
+from resolvers.interaction_checks import check_input, fingerprint, score_change
 from resolvers.mutations import fetch_in_workspace, model_row, user_errors
-
-CLOCK_SKEW = timedelta(minutes=5)
-MAX_METADATA_BYTES = 16_384
 
 
 @dataclass
@@ -43,52 +39,9 @@ class Prepared:
     fingerprint: str | None
 
 
-def _fingerprint(item: RecordInteractionInput) -> str:
-    payload = {
-        "type": item.type.value,
-        "contact": str(item.contact_id) if item.contact_id else None,
-        "lead": str(item.lead_id) if item.lead_id else None,
-        "occurredAt": item.occurred_at.isoformat() if item.occurred_at else None,
-        "metadata": item.metadata,
-    }
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
 async def _prepare(item: RecordInteractionInput, workspace_id: int, now: datetime) -> Prepared:
     """Validate one item and resolve its contact and lead (errors name fields of the item)."""
-    errors: list[DomainError] = []
-    occurred_at = item.occurred_at or now
-    if occurred_at.tzinfo is None:
-        occurred_at = occurred_at.replace(tzinfo=UTC)
-    if occurred_at > now + CLOCK_SKEW:
-        errors.append(
-            DomainError(ErrorCode.INVALID, "occurredAt lies in the future.", ["occurredAt"])
-        )
-    # An empty key is refused like a blank one: taking it as "no key" made retries duplicate.
-    key = item.idempotency_key.strip() if item.idempotency_key is not None else None
-    if key is not None and not 1 <= len(key) <= 200:
-        errors.append(
-            DomainError(
-                ErrorCode.INVALID, "idempotencyKey must be 1 to 200 characters.", ["idempotencyKey"]
-            )
-        )
-    if item.metadata is not None and not isinstance(item.metadata, dict):
-        errors.append(
-            DomainError(ErrorCode.INVALID, "metadata must be a JSON object.", ["metadata"])
-        )
-    elif item.metadata is not None and len(orjson.dumps(item.metadata)) > MAX_METADATA_BYTES:
-        errors.append(
-            DomainError(
-                ErrorCode.INVALID, f"metadata exceeds {MAX_METADATA_BYTES} bytes.", ["metadata"]
-            )
-        )
-    if item.contact_id is None and item.lead_id is None:
-        errors.append(
-            DomainError(ErrorCode.INVALID, "Give contactId, leadId or both.", ["contactId"])
-        )
-    if errors:
-        raise DomainErrors(errors)
-
+    occurred_at, key = check_input(item, now)
     contact_id = lead_id = None
     if item.contact_id is not None:
         contact = await fetch_in_workspace(ContactRow, item.contact_id, workspace_id, "contactId")
@@ -108,7 +61,7 @@ async def _prepare(item: RecordInteractionInput, workspace_id: int, now: datetim
         occurred_at=occurred_at,
         metadata=item.metadata,
         key=key,
-        fingerprint=_fingerprint(item) if key else None,
+        fingerprint=fingerprint(item) if key else None,
     )
 
 
@@ -130,35 +83,12 @@ async def score_changes(
         f"AND {q.in_list('model_id', list(models))} ORDER BY lead_id, model_id",
         q.params,
     )
-    changes = []
-    for row in rows:
-        before = LeadStatus(statuses[row["lead_id"]])
-        ready = bool(row["sales_ready"])
-        previous = row["previous_score"]
-        if row["lead_id"] in unchanged:
-            previous, became = row["score"], False
-        else:
-            became = (
-                before.value in OPEN_FOR_PROMOTION
-                and ready
-                and (
-                    previous is None
-                    or row["score"] > previous
-                    or (before is LeadStatus.NEW and not row["previous_sales_ready"])
-                )
-            )
-        changes.append(
-            ScoreChange(
-                lead_id=row["lead_id"],
-                model=models[row["model_id"]],
-                previous_score=row["score"] if previous is None else previous,
-                score=row["score"],
-                grade=row["grade"],
-                sales_ready=ready,
-                became_sales_ready=became,
-            )
+    return [
+        score_change(
+            row, statuses[row["lead_id"]], models[row["model_id"]], row["lead_id"] in unchanged
         )
-    return changes
+        for row in rows
+    ]
 
 
 async def _record(info: Info, items: list[RecordInteractionInput], paths: list[list[str]]):
@@ -283,14 +213,20 @@ async def _record_retrying(info: Info, items, paths):
 
 async def record_interaction(info: Info, input: RecordInteractionInput) -> RecordInteractionPayload:
     try:
-        rows, changes = await _record_retrying(info, [input], [[]])
+        if is_postgres(connection()) and recording.takes(input):
+            interaction, changes = await recording.record_one(info, input)
+        else:
+            rows, changes = await _record_retrying(info, [input], [[]])
+            interaction = Interaction.from_row(model_row(rows[0]))
     except DomainErrors as e:
         return RecordInteractionPayload(
             interaction=None, score_changes=[], user_errors=user_errors(e.errors)
         )
-    return RecordInteractionPayload(
-        interaction=Interaction.from_row(model_row(rows[0])), score_changes=changes, user_errors=[]
-    )
+    except DomainError as e:
+        return RecordInteractionPayload(
+            interaction=None, score_changes=[], user_errors=user_errors([e])
+        )
+    return RecordInteractionPayload(interaction=interaction, score_changes=changes, user_errors=[])
 
 
 async def record_interactions(

@@ -7,6 +7,7 @@ without it the suite runs on a fresh SQLite file. Tables are emptied before ever
 import logging
 import os
 import tempfile
+from asyncio import selector_events
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,3 +195,36 @@ def count_statements():
     yield handler
     logger.removeHandler(handler)
     logger.setLevel(previous)
+
+
+class RoundTripCounter:
+    """Counts the messages asyncpg writes to PostgreSQL: it writes once and waits for the
+    answer, so each write is one round trip (BEGIN, COMMIT, a statement's parse on a cache
+    miss and the pool's reset on release included)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.writes)
+
+    def resets(self) -> int:
+        """The pool's reset on release (a simple query of the connection's reset statement)."""
+        return sum(1 for w in self.writes if w[:1] == b"Q" and b"RESET ALL" in w)
+
+    def clear(self) -> None:
+        self.writes.clear()
+
+
+@pytest.fixture
+def count_round_trips(monkeypatch):
+    counter = RoundTripCounter()
+    original = selector_events._SelectorSocketTransport.write
+
+    def write(self, data):
+        counter.writes.append(bytes(data))
+        return original(self, data)
+
+    monkeypatch.setattr(selector_events._SelectorSocketTransport, "write", write)
+    return counter

@@ -1,0 +1,271 @@
+"""recordInteraction on PostgreSQL in three round trips: (1) BEGIN and lock the leads, (2) one
+statement that checks the references and the idempotency key, inserts the interaction,
+re-scores the leads under every active model, writes their summaries, statuses and events and
+reads it all back, (3) COMMIT. The change log is written by the tables' triggers, as always.
+
+Why the lock is a statement of its own: under READ COMMITTED a statement reads with the snapshot
+taken when it starts, so a statement that waited for a lead lock would count the interactions
+without the one its predecessor committed meanwhile (a lost update). The lock statement goes out
+with BEGIN in one simple-query message (ids inlined as integers, no rows needed back); the write
+statement starts after it holds the locks and sees every committed interaction. The interaction
+it inserts is invisible to its own snapshot, so the re-score counts it from the INSERT's
+RETURNING (`counted_interactions(also=...)`).
+
+The active scoring models are cached per workspace with a version (each row's id and xmin): the
+write statement compares it with the stored models and writes nothing when they differ; the
+caller then reloads them and runs the statement again (one more round trip, once per change).
+
+SQLite keeps the multi-statement path in resolvers/interactions.py: it runs one writer at a time,
+so there is nothing to lock and no network between the statements.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from models.lead import LeadStatus
+from models.rescoring import (
+    ON_SCORE_CONFLICT,
+    OPEN_FOR_PROMOTION,
+    SCORE_COLUMNS,
+    outside_criteria,
+    score_rows,
+)
+from models.scoring_model import ScoringModel
+from models.sql import Sql
+
+INT4_MAX = 2**31 - 1
+PROMOTION_REASON = "Reached the sales-ready threshold"
+WRITE_QUEUE = 0x1EAE  # advisory-lock namespace: writers of one lead, in arrival order
+
+
+@dataclass(frozen=True)
+class ActiveModels:
+    """A workspace's active scoring models (id order) and the version they were read at."""
+
+    version: str
+    models: list[ScoringModel]
+
+    @property
+    def ids(self) -> list[int]:
+        return [m.id for m in self.models]
+
+    @property
+    def primary_ids(self) -> list[int]:
+        return [m.id for m in self.models if m.primary]
+
+
+MODELS_VERSION = (
+    "SELECT COALESCE(string_agg(m.id::text || ':' || m.xmin::text, ',' ORDER BY m.id), '') "
+    "FROM scoring_model m WHERE m.workspace_id = {ws} AND m.active"
+)
+
+_cache: dict[int, ActiveModels] = {}
+
+
+def cached_models(workspace_id: int) -> ActiveModels | None:
+    return _cache.get(workspace_id)
+
+
+async def load_models(con: Any, workspace_id: int) -> ActiveModels:
+    """Read the active models and their version in one statement, and cache them."""
+    rows = await con.fetch(
+        "SELECT m.*, m.xmin::text AS row_version FROM scoring_model m "
+        "WHERE m.workspace_id = $1 AND m.active ORDER BY m.id",
+        workspace_id,
+    )
+    models, parts = [], []
+    for row in rows:
+        values = dict(row)
+        parts.append(f"{values['id']}:{values.pop('row_version')}")
+        models.append(ScoringModel._init_from_db(**values))
+    active = ActiveModels(",".join(parts), models)
+    _cache[workspace_id] = active
+    return active
+
+
+@dataclass(frozen=True)
+class Item:
+    """One validated interaction: ids as the client gave them (not yet checked)."""
+
+    workspace_id: int
+    type: str
+    contact_id: int | None
+    lead_id: int | None
+    occurred_at: datetime
+    metadata: Any
+    key: str | None
+    fingerprint: str | None
+
+    def in_range(self) -> bool:
+        """Ids an int4 column can hold (anything else names no row)."""
+        return all(0 < i <= INT4_MAX for i in (self.contact_id, self.lead_id) if i is not None)
+
+
+def lock_script(item: Item) -> str:
+    """BEGIN, UTC timestamps in the JSON read back, and the leads locked in id order: the lead,
+    or every lead of the contact. Integers only are inlined (a simple query has no parameters).
+
+    Writers queue on an advisory lock per lead before they lock its row: waiters for a row lock
+    are not served in order (a newcomer can take the row between its release and the woken
+    waiter), and with many writers on one lead some waited past the statement timeout; the
+    advisory lock's queue is first come, first served."""
+    if item.lead_id is not None:
+        which = f"id = {int(item.lead_id)}"
+    else:
+        which = f"contact_id = {int(item.contact_id)}"  # type: ignore[arg-type]
+    leads = f"FROM lead WHERE workspace_id = {int(item.workspace_id)} AND {which} ORDER BY id"
+    return (
+        "BEGIN; SET LOCAL TimeZone = 'UTC'; "
+        f"SELECT pg_advisory_xact_lock({WRITE_QUEUE}, s.id) FROM (SELECT id {leads}) s; "
+        f"SELECT 1 {leads} FOR UPDATE"
+    )
+
+
+@dataclass(frozen=True)
+class Touched:
+    """The leads the interaction counts for, as a condition over `lead {alias}` (a Scope for
+    the re-scoring SQL). `gate` holds only when the statement inserted the interaction."""
+
+    workspace: str
+    which: str
+    gate: str = ""
+
+    def leads(self, q: Sql, alias: str) -> str:
+        condition = f"{alias}.workspace_id = {self.workspace} AND {alias}.{self.which}"
+        return f"({condition} AND {self.gate})" if self.gate else f"({condition})"
+
+
+def write_statement(
+    item: Item, active: ActiveModels, actor: str | None, now: datetime
+) -> tuple[str, list[Any]]:
+    """The one statement after the lock (see the module docstring); one row back."""
+    q = Sql(True)
+    ws = q.typed(item.workspace_id, "int")
+    given_contact = q.typed(item.contact_id, "int") if item.contact_id is not None else None
+    given_lead = q.typed(item.lead_id, "int") if item.lead_id is not None else None
+    joins, columns = [], []
+    if given_contact is not None:
+        columns.append(
+            f"EXISTS (SELECT 1 FROM contact c WHERE c.id = {given_contact} "
+            f"AND c.workspace_id = {ws}) AS contact_found"
+        )
+    else:
+        columns.append("TRUE AS contact_found")
+    if given_lead is not None:
+        joins.append(f"LEFT JOIN lead gl ON gl.id = {given_lead} AND gl.workspace_id = {ws}")
+        columns += ["gl.id IS NOT NULL AS lead_found", "gl.contact_id AS lead_contact_id"]
+        matches = f"lead_contact_id = {given_contact}" if given_contact is not None else "TRUE"
+        touched_which = f"id = {given_lead}"
+        contact_of_row = "v.lead_contact_id"
+    else:
+        columns += ["TRUE AS lead_found", "NULL::int AS lead_contact_id"]
+        matches = "TRUE"
+        touched_which = f"contact_id = {given_contact}"
+        contact_of_row = given_contact
+    if item.key is not None:
+        key = q.typed(item.key, "text")
+        joins.append(
+            f"LEFT JOIN interaction k ON k.workspace_id = {ws} AND k.idempotency_key = {key}"
+        )
+        columns += ["k.id AS known_id", "k.idempotency_fingerprint AS known_fingerprint"]
+    else:
+        key = "NULL::text"
+        columns += ["NULL::int AS known_id", "NULL::text AS known_fingerprint"]
+    columns.append(f"({MODELS_VERSION.format(ws=ws)}) AS version")
+    version = q.typed(active.version, "text")
+    fingerprint = q.typed(item.fingerprint, "text")
+    found = f"contact_found AND lead_found AND {matches} AND version = {version}"
+    checks = (
+        f"chk AS (SELECT {', '.join(columns)} FROM (SELECT 1) one {' '.join(joins)}), "
+        f"v AS (SELECT chk.*, ({found} AND known_id IS NULL) AS fresh, ({found} "
+        f"AND known_id IS NOT NULL AND known_fingerprint = {fingerprint}) AS replay FROM chk)"
+    )
+    now_ = q.typed(now, "timestamptz")
+    metadata = orjson.dumps(item.metadata).decode() if item.metadata is not None else None
+    insert = (
+        "ins AS (INSERT INTO interaction (workspace_id, type, occurred_at, contact_id, lead_id, "
+        "metadata, idempotency_key, idempotency_fingerprint, created_at) "
+        f"SELECT {ws}, {q.typed(item.type, 'text')}, {q.typed(item.occurred_at, 'timestamptz')}, "
+        f"{contact_of_row}, {given_lead or 'NULL::int'}, {q.typed(metadata, 'jsonb')}, {key}, "
+        f"{fingerprint}, {now_} FROM v WHERE v.fresh ON CONFLICT DO NOTHING "
+        "RETURNING id, type, occurred_at, contact_id, lead_id, metadata)"
+    )
+    scope = Touched(ws, touched_which, "EXISTS (SELECT 1 FROM ins)")
+    everywhere = Touched(ws, touched_which)
+    ctes = [checks, insert]
+    if active.models:
+        rows = " UNION ALL ".join(
+            score_rows(m, scope, q, now, also="ins")  # type: ignore[arg-type]
+            for m in active.models
+        )
+        ctes.append(
+            f"up AS (INSERT INTO lead_score ({SCORE_COLUMNS}) SELECT * FROM ({rows}) r "
+            f"WHERE 1 = 1 {ON_SCORE_CONFLICT} RETURNING lead_id, model_id, score, "
+            "previous_score, grade, sales_ready, previous_sales_ready)"
+        )
+    else:
+        ctes.append(
+            "up AS (SELECT NULL::int AS lead_id, NULL::int AS model_id, 0 AS score, "
+            "NULL::int AS previous_score, NULL::text AS grade, FALSE AS sales_ready, "
+            "NULL::boolean AS previous_sales_ready WHERE FALSE)"
+        )
+    for index, model in enumerate(active.models):
+        delete = outside_criteria(model, scope, q)  # type: ignore[arg-type]
+        if delete:
+            ctes.append(f"out{index} AS ({delete})")
+    open_ = q.typed(list(OPEN_FOR_PROMOTION), "text[]")
+    new = q.typed(LeadStatus.NEW.value, "text")
+    ready_now = q.typed(LeadStatus.SALES_READY.value, "text")
+    ctes.append(
+        "x AS (SELECT l.id, l.status, "
+        f"COALESCE(MAX(CASE WHEN u.model_id = ANY({q.typed(active.primary_ids, 'int[]')}) "
+        "THEN u.score END), 0) AS score, "
+        f"MAX(CASE WHEN u.model_id = ANY({q.typed(active.primary_ids, 'int[]')}) "
+        "THEN u.grade END) AS grade, COALESCE(BOOL_OR(u.sales_ready), FALSE) AS ready, "
+        f"(l.status = ANY({open_}) AND COALESCE(BOOL_OR(u.sales_ready AND "
+        "(u.previous_score IS NULL OR u.score > u.previous_score "
+        f"OR (l.status = {new} AND NOT COALESCE(u.previous_sales_ready, FALSE)))), FALSE)) "
+        f"AS promote FROM lead l LEFT JOIN up u ON u.lead_id = l.id WHERE {scope.leads(q, 'l')} "
+        "GROUP BY l.id, l.status)"
+    )
+    ctes.append(
+        "lu AS (UPDATE lead SET score = x.score, grade = x.grade, sales_ready = x.ready, "
+        f"status = CASE WHEN x.promote THEN {ready_now} ELSE lead.status END, "
+        f"updated_at = CASE WHEN x.promote THEN {now_} ELSE lead.updated_at END FROM x "
+        "WHERE lead.id = x.id AND (lead.score <> x.score OR lead.grade IS DISTINCT FROM x.grade "
+        "OR lead.sales_ready <> x.ready OR x.promote) RETURNING lead.*)"
+    )
+    ctes.append(
+        "ev AS (INSERT INTO lead_event (workspace_id, lead_id, at, from_status, to_status, "
+        f"reason, api_key_name) SELECT {ws}, x.id, {now_}, x.status, {ready_now}, "
+        f"{q.typed(PROMOTION_REASON, 'text')}, {q.typed(actor, 'text')} FROM x WHERE x.promote)"
+    )
+    score_columns = (
+        "lead_id, {p}model_id, {p}score, {p}previous_score, {p}grade, {p}sales_ready, "
+        "{p}previous_sales_ready"
+    )
+    changes = (
+        f"SELECT u.{score_columns.format(p='u.')}, x.status FROM up u JOIN x ON x.id = u.lead_id "
+        f"UNION ALL SELECT s.{score_columns.format(p='s.')}, l.status FROM lead_score s "
+        f"JOIN lead l ON l.id = s.lead_id WHERE v.replay AND {everywhere.leads(q, 'l')} "
+        f"AND s.model_id = ANY({q.typed(active.ids, 'int[]')})"
+    )
+    select = (
+        "SELECT v.contact_found, v.lead_found, v.lead_contact_id, v.known_id, "
+        "v.known_fingerprint, v.version, v.fresh, v.replay, "
+        "(SELECT row_to_json(i) FROM ins i) AS inserted, "
+        "(SELECT row_to_json(k) FROM interaction k WHERE v.replay AND k.id = v.known_id) "
+        "AS known, "
+        f"(SELECT json_agg(c ORDER BY c.lead_id, c.model_id) FROM ({changes}) c) AS changes, "
+        "(SELECT json_agg(CASE WHEN n.id IS NULL THEN row_to_json(l) ELSE row_to_json(n) END) "
+        f"FROM lead l LEFT JOIN lu n ON n.id = l.id WHERE (v.fresh OR v.replay) "
+        f"AND {everywhere.leads(q, 'l')}) AS leads FROM v"
+    )
+    return f"WITH {', '.join(ctes)} {select}", q.params
+
+
+def decode(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str) else value
