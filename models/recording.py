@@ -20,7 +20,7 @@ so there is nothing to lock and no network between the statements.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -138,14 +138,66 @@ class Touched:
         return f"({condition} AND {self.gate})" if self.gate else f"({condition})"
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A parameter of the cached statement text, filled in per execution."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Now:
+    """`now` (plus an offset, as `now - timedelta(...)` makes it) while the text is built."""
+
+    offset: timedelta = timedelta(0)
+
+    def __sub__(self, other: timedelta) -> "Now":
+        return Now(self.offset - other)
+
+
+Shape = tuple[bool, bool, bool]  # contactId given, leadId given, idempotencyKey given
+_statements: dict[tuple[int, Shape], tuple[str, str, list[Any]]] = {}
+
+
 def write_statement(
     item: Item, active: ActiveModels, actor: str | None, now: datetime
 ) -> tuple[str, list[Any]]:
-    """The one statement after the lock (see the module docstring); one row back."""
+    """The one statement after the lock (see the module docstring) and its parameters. The
+    text depends only on the workspace's models and which inputs were given: it is built once
+    per such shape and models' version."""
+    shape = (item.contact_id is not None, item.lead_id is not None, item.key is not None)
+    cached = _statements.get((item.workspace_id, shape))
+    if cached is None or cached[0] != active.version:
+        cached = (active.version, *_build(item.workspace_id, shape, active))
+        _statements[(item.workspace_id, shape)] = cached
+    values = {
+        "contact": item.contact_id,
+        "lead": item.lead_id,
+        "key": item.key,
+        "fingerprint": item.fingerprint,
+        "type": item.type,
+        "occurred_at": item.occurred_at.astimezone(UTC),
+        "metadata": orjson.dumps(item.metadata).decode() if item.metadata is not None else None,
+        "actor": actor,
+    }
+    params = [
+        values[p.name]
+        if isinstance(p, Slot)
+        else (now + p.offset).astimezone(UTC)
+        if isinstance(p, Now)
+        else p
+        for p in cached[2]
+    ]
+    return cached[1], params
+
+
+def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, list[Any]]:
+    has_contact, has_lead, has_key = shape
     q = Sql(True)
-    ws = q.typed(item.workspace_id, "int")
-    given_contact = q.typed(item.contact_id, "int") if item.contact_id is not None else None
-    given_lead = q.typed(item.lead_id, "int") if item.lead_id is not None else None
+    now: Any = Now()
+    ws = q.typed(workspace_id, "int")
+    given_contact = q.typed(Slot("contact"), "int") if has_contact else None
+    given_lead = q.typed(Slot("lead"), "int") if has_lead else None
     joins, columns = [], []
     if given_contact is not None:
         columns.append(
@@ -165,8 +217,8 @@ def write_statement(
         matches = "TRUE"
         touched_which = f"contact_id = {given_contact}"
         contact_of_row = given_contact
-    if item.key is not None:
-        key = q.typed(item.key, "text")
+    if has_key:
+        key = q.typed(Slot("key"), "text")
         joins.append(
             f"LEFT JOIN interaction k ON k.workspace_id = {ws} AND k.idempotency_key = {key}"
         )
@@ -176,7 +228,7 @@ def write_statement(
         columns += ["NULL::int AS known_id", "NULL::text AS known_fingerprint"]
     columns.append(f"({MODELS_VERSION.format(ws=ws)}) AS version")
     version = q.typed(active.version, "text")
-    fingerprint = q.typed(item.fingerprint, "text")
+    fingerprint = q.typed(Slot("fingerprint"), "text")
     found = f"contact_found AND lead_found AND {matches} AND version = {version}"
     checks = (
         f"chk AS (SELECT {', '.join(columns)} FROM (SELECT 1) one {' '.join(joins)}), "
@@ -184,12 +236,13 @@ def write_statement(
         f"AND known_id IS NOT NULL AND known_fingerprint = {fingerprint}) AS replay FROM chk)"
     )
     now_ = q.typed(now, "timestamptz")
-    metadata = orjson.dumps(item.metadata).decode() if item.metadata is not None else None
     insert = (
         "ins AS (INSERT INTO interaction (workspace_id, type, occurred_at, contact_id, lead_id, "
         "metadata, idempotency_key, idempotency_fingerprint, created_at) "
-        f"SELECT {ws}, {q.typed(item.type, 'text')}, {q.typed(item.occurred_at, 'timestamptz')}, "
-        f"{contact_of_row}, {given_lead or 'NULL::int'}, {q.typed(metadata, 'jsonb')}, {key}, "
+        f"SELECT {ws}, {q.typed(Slot('type'), 'text')}, "
+        f"{q.typed(Slot('occurred_at'), 'timestamptz')}, "
+        f"{contact_of_row}, {given_lead or 'NULL::int'}, "
+        f"{q.typed(Slot('metadata'), 'jsonb')}, {key}, "
         f"{fingerprint}, {now_} FROM v WHERE v.fresh ON CONFLICT DO NOTHING "
         "RETURNING id, type, occurred_at, contact_id, lead_id, metadata)"
     )
@@ -241,7 +294,8 @@ def write_statement(
     ctes.append(
         "ev AS (INSERT INTO lead_event (workspace_id, lead_id, at, from_status, to_status, "
         f"reason, api_key_name) SELECT {ws}, x.id, {now_}, x.status, {ready_now}, "
-        f"{q.typed(PROMOTION_REASON, 'text')}, {q.typed(actor, 'text')} FROM x WHERE x.promote)"
+        f"{q.typed(PROMOTION_REASON, 'text')}, {q.typed(Slot('actor'), 'text')} "
+        "FROM x WHERE x.promote)"
     )
     score_columns = (
         "lead_id, {p}model_id, {p}score, {p}previous_score, {p}grade, {p}sales_ready, "

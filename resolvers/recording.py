@@ -139,7 +139,6 @@ def _answer(info: Info, item: RecordInteractionInput, write, row, active):
     else:
         stored = recording.decode(row["inserted"])
         stored["metadata"] = item.metadata  # as given (jsonb reorders keys)
-        stored["occurred_at"] = write.occurred_at
         interaction = Interaction.from_row(stored)
     leads = info.context.loaders.lead_by_id
     for lead in recording.decode(row["leads"]) or ():

@@ -1,0 +1,184 @@
+"""recordInteraction's PostgreSQL path (resolvers/recording.py): three round trips, the same
+answers as the general path, cached scoring models that follow every change, and idempotency
+keys that hold when no lead lock serialises the racing requests."""
+
+import asyncio
+import os
+
+import pytest
+from scoring_helpers import contact_with_leads, lead_state, make_model, only_model
+
+from models import Interaction, Role
+
+postgres_only = pytest.mark.skipif(
+    not os.environ.get("LEADGRAPH_TEST_DATABASE_URL", "").startswith("postgres"),
+    reason="the three-round-trip path is PostgreSQL's (SQLite keeps the general one)",
+)
+
+RECORD = """mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) {
+  interaction { id type occurredAt metadata }
+  scoreChanges { lead { id score grade salesReady status } model { name } previousScore score
+    grade salesReady becameSalesReady }
+  userErrors { field code message } } }"""
+BULK = """mutation($i: RecordInteractionsInput!) { recordInteractions(input: $i) {
+  interactions { id type occurredAt metadata }
+  scoreChanges { lead { id score grade salesReady status } model { name } previousScore score
+    grade salesReady becameSalesReady }
+  userErrors { field code message } } }"""
+
+
+async def record(tenant, **item):
+    data = await tenant.gql(RECORD, {"i": item}, Role.MARKETING)
+    return data["recordInteraction"]
+
+
+@postgres_only
+async def test_three_round_trips_whatever_the_models(tenant, count_round_trips):
+    """Beyond what any request costs (key lookup, rate limit: measured on `{ __typename }`) and
+    the pool's reset on release, a recordInteraction that re-scores two leads under two models,
+    one with entry criteria and an attribute rule, sends PostgreSQL three messages: BEGIN with
+    the lock, the write statement, COMMIT."""
+    await make_model(
+        tenant,
+        name="Second",
+        primary=False,
+        rules=[
+            {"interactionType": "EMAIL_OPENED", "points": 2, "halfLifeDays": 30},
+            {"leadMatches": {"topic": {"eq": "Solar"}}, "points": 5},
+        ],
+    )
+    contact_id, _ = await contact_with_leads(tenant)
+    await record(tenant, contactId=contact_id, type="EMAIL_OPENED")  # statements prepared
+    count_round_trips.clear()
+    await tenant.gql("{ __typename }", role=Role.MARKETING)
+    baseline = count_round_trips.count - count_round_trips.resets()
+    count_round_trips.clear()
+    result = await record(tenant, contactId=contact_id, type="EMAIL_OPENED", idempotencyKey="k")
+    assert len(result["scoreChanges"]) == 4  # two leads, two active models
+    assert count_round_trips.count - count_round_trips.resets() - baseline <= 3
+    count_round_trips.clear()
+    await record(tenant, contactId=contact_id, type="EMAIL_OPENED", idempotencyKey="k")  # replay
+    assert count_round_trips.count - count_round_trips.resets() - baseline <= 3
+
+
+async def test_same_answers_as_the_general_path(make_tenant):
+    """The same sequence sent as recordInteraction and as one-item recordInteractions (the
+    general multi-statement path) to two identical workspaces gives the same answers and
+    stored states, ids aside: promotions, grades, decay, entry criteria, replays, errors."""
+    answers = []
+    for mutation in (RECORD, BULK):
+        tenant = await make_tenant("Same")
+        await only_model(
+            tenant,
+            threshold=12,
+            rules=[
+                {"interactionType": "EMAIL_OPENED", "points": 4, "maxPoints": 8},
+                {"interactionType": "FORM_SUBMITTED", "points": 10, "halfLifeDays": 10},
+            ],
+        )
+        await make_model(
+            tenant,
+            name="Solar only",
+            primary=False,
+            threshold=3,
+            rules=[{"interactionType": "EMAIL_OPENED", "points": 1}],
+        )
+        models = await tenant.gql("{ scoringModels { id name } }")
+        solar_model = next(m for m in models["scoringModels"] if m["name"] == "Solar only")
+        await tenant.mutate(
+            "updateScoringModel",
+            {"id": solar_model["id"], "appliesTo": {"topic": {"eq": "Solar"}}},
+            "scoringModel { id }",
+        )
+        contact_id, (solar, wind) = await contact_with_leads(tenant)
+        items = [
+            {"contactId": contact_id, "type": "EMAIL_OPENED", "metadata": {"b": 1, "a": [2]}},
+            {"leadId": wind, "type": "FORM_SUBMITTED", "occurredAt": "2024-01-01T10:00:00+02:00"},
+            {"contactId": contact_id, "type": "EMAIL_OPENED", "idempotencyKey": "same"},
+            {"contactId": contact_id, "type": "EMAIL_OPENED", "idempotencyKey": "same"},
+            {"contactId": contact_id, "type": "MEETING", "idempotencyKey": "same"},
+            {"contactId": contact_id, "leadId": solar, "type": "FORM_SUBMITTED"},
+            {"contactId": contact_id, "leadId": "TGVhZDo5OTk5OTk=", "type": "EMAIL_OPENED"},
+        ]
+        seen = []
+        for item in items:
+            variables = {"i": item if mutation is RECORD else {"interactions": [item]}}
+            data = await tenant.gql(mutation, variables, Role.MARKETING)
+            payload = data["recordInteraction" if mutation is RECORD else "recordInteractions"]
+            one = payload.get("interaction") if mutation is RECORD else None
+            if mutation is BULK and payload["interactions"]:
+                one = payload["interactions"][0]
+            if one:  # ids differ, and so does a defaulted occurredAt
+                hidden = {"id"} | ({"occurredAt"} if "occurredAt" not in item else set())
+                one = {k: v for k, v in one.items() if k not in hidden}
+            errors = [{**e, "field": e["field"][-1:]} for e in payload["userErrors"]]
+            changes = [
+                {**c, "lead": {k: v for k, v in c["lead"].items() if k != "id"}}
+                for c in payload["scoreChanges"]
+            ]
+            seen.append((one, changes, errors))
+        seen.append([await lead_state(tenant, lead) for lead in (solar, wind)])
+        answers.append(seen)
+    assert answers[0] == answers[1]
+
+
+async def test_model_changes_reach_the_next_write(tenant):
+    """Scoring models are cached per workspace: a rule change, a new model and a deactivation
+    each show in the very next recordInteraction."""
+    model = await only_model(tenant, rules=[{"interactionType": "EMAIL_OPENED", "points": 1}])
+    contact_id, (lead,) = await contact_with_leads(tenant, topics=["Solar"])
+    assert (await record(tenant, contactId=contact_id, type="EMAIL_OPENED"))["scoreChanges"][0][
+        "score"
+    ] == 1
+    await tenant.mutate(
+        "updateScoringModel",
+        {"id": model["id"], "rules": [{"interactionType": "EMAIL_OPENED", "points": 7}]},
+        "scoringModel { id }",
+    )
+    second = await record(tenant, contactId=contact_id, type="EMAIL_OPENED")
+    assert [c["score"] for c in second["scoreChanges"]] == [14]
+    extra = await make_model(
+        tenant,
+        name="Extra",
+        primary=False,
+        rules=[{"interactionType": "EMAIL_OPENED", "points": 2}],
+    )
+    third = await record(tenant, contactId=contact_id, type="EMAIL_OPENED")
+    assert sorted(c["model"]["name"] for c in third["scoreChanges"]) == ["Extra", "Test"]
+    await tenant.mutate(
+        "updateScoringModel", {"id": extra["id"], "active": False}, "scoringModel { id }"
+    )
+    fourth = await record(tenant, contactId=contact_id, type="EMAIL_OPENED")
+    assert [(c["model"]["name"], c["score"]) for c in fourth["scoreChanges"]] == [("Test", 28)]
+    assert (await lead_state(tenant, lead))["score"] == 28
+
+
+@postgres_only
+async def test_racing_keys_without_leads_record_once(tenant):
+    """Retries of one key on a contact without leads (no lead lock orders them) store one
+    interaction and all answer with it; the same key racing for another contact is a CONFLICT,
+    never a second row or an error."""
+    contact = await tenant.mutate("createContact", {"lastName": "Lone"}, "contact { id }")
+    other = await tenant.mutate("createContact", {"lastName": "Other"}, "contact { id }")
+    same = {"contactId": contact["contact"]["id"], "type": "EMAIL_OPENED", "idempotencyKey": "r"}
+    clash = {"contactId": other["contact"]["id"], "type": "EMAIL_OPENED", "idempotencyKey": "r"}
+    results = await asyncio.gather(*(record(tenant, **same) for _ in range(12)))
+    ids = {r["interaction"]["id"] for r in results}
+    assert len(ids) == 1 and all(r["userErrors"] == [] for r in results)
+    clashes = await asyncio.gather(*(record(tenant, **clash) for _ in range(6)))
+    assert all(r["userErrors"][0]["code"] == "CONFLICT" for r in clashes)
+    assert await Interaction.filter(workspace_id=tenant.workspace.id).count() == 1
+
+
+async def test_changes_report_becoming_sales_ready_once(tenant):
+    """The promotion is written with its event and reported once: the answer's lead already
+    carries SALES_READY and the history holds one event with the key's name."""
+    await only_model(tenant, threshold=10, rules=[{"interactionType": "MEETING", "points": 10}])
+    contact_id, (lead,) = await contact_with_leads(tenant, topics=["Solar"])
+    first = await record(tenant, contactId=contact_id, type="MEETING")
+    (change,) = first["scoreChanges"]
+    assert change["becameSalesReady"] and change["lead"]["status"] == "SALES_READY"
+    again = await record(tenant, contactId=contact_id, type="MEETING")
+    assert not again["scoreChanges"][0]["becameSalesReady"]
+    history = (await lead_state(tenant, lead))["history"]
+    assert [(h["toStatus"], h["apiKeyName"]) for h in history] == [("SALES_READY", "MARKETING")]
