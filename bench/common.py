@@ -156,3 +156,70 @@ def run_wrk(port: int, lua: str, duration: int, connections: int) -> dict:
         "p99_ms": latency("99%"),
         "errors": int(non_2xx.group(1)) if non_2xx else 0,
     }
+
+
+class RoundTrips:
+    """Counts what PostgreSQL receives through `round_trip_proxy`: each simple query ('Q') and
+    each Sync ('S', the end of an extended-protocol exchange) is one round trip."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+async def _pipe_counting(reader, writer, client_writer, counter: RoundTrips) -> None:
+    """Client -> server, parsing message boundaries (SSL is refused so the stream stays plain)."""
+    try:
+        while True:  # startup phase: length-prefixed messages without a type byte
+            length = int.from_bytes(await reader.readexactly(4), "big")
+            body = await reader.readexactly(length - 4)
+            if int.from_bytes(body[:4], "big") in (80877103, 80877104):  # SSL/GSSENC request
+                client_writer.write(b"N")  # answered here, not forwarded
+                continue
+            writer.write(length.to_bytes(4, "big") + body)
+            break
+        while True:
+            kind = await reader.readexactly(1)
+            length_bytes = await reader.readexactly(4)
+            body = await reader.readexactly(int.from_bytes(length_bytes, "big") - 4)
+            if kind in (b"Q", b"S"):
+                counter.count += 1
+            writer.write(kind + length_bytes + body)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _pipe(reader, writer) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+@contextlib.asynccontextmanager
+async def round_trip_proxy(url: str) -> AsyncIterator[tuple[str, RoundTrips]]:
+    """A loopback proxy in front of the database: (the URL through it, its counter)."""
+    parts = re.match(r"(\w+://[^@]*@)([^:/]+)(?::(\d+))?(/.*)", url)
+    assert parts, url
+    host, port = parts.group(2), int(parts.group(3) or 5432)
+    counter = RoundTrips()
+
+    async def handle(client_reader, client_writer) -> None:
+        server_reader, server_writer = await asyncio.open_connection(host, port)
+        await asyncio.gather(
+            _pipe_counting(client_reader, server_writer, client_writer, counter),
+            _pipe(server_reader, client_writer),
+        )
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    proxy_port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"{parts.group(1)}127.0.0.1:{proxy_port}{parts.group(4)}", counter
+    finally:
+        server.close()
