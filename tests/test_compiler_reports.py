@@ -3,15 +3,13 @@ the same JSON, byte for byte, in one statement (also mixed with other root field
 with fragments), and the same typed error when the request is a client error."""
 
 import asyncio
-import base64
-import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from strawberry.schema.schema import Schema as StrawberrySchema
 from test_changes import settle
-from test_compiler import data, first_difference  # noqa: F401 (data is a fixture)
+from test_compiler import data, first_difference, tokens_without_time  # noqa: F401 (fixture)
 
 from api.auth import Principal
 from api.context import Context
@@ -27,23 +25,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 def iso(days: float) -> str:
     return (NOW + timedelta(days=days)).isoformat()
-
-
-def tokens_without_time(value):
-    """Sync tokens carry the clock's second when they were made: keep their position only."""
-    if isinstance(value, dict):
-        return {k: tokens_without_time(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [tokens_without_time(v) for v in value]
-    if isinstance(value, str):
-        try:
-            decoded = orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        except (ValueError, orjson.JSONDecodeError):
-            return value
-        if isinstance(decoded, list) and len(decoded) == 3 and all(type(x) is int for x in decoded):
-            assert abs(decoded[2] - time.time()) < 30, decoded
-            return ("token", decoded[0], decoded[1])
-    return value
 
 
 async def strawberry_answer(tenant, app_settings, query: str, variables: dict | None = None):
