@@ -59,7 +59,7 @@ def zoned_time(c, key: str, offset: str, zone: str) -> str:
     (resolvers.reports.buckets.bucket_start). PostgreSQL: the wall-clock text and the zone's
     UTC offset at that time (`offset`, seconds); SQLite: bucket_start itself. A bucket start that
     is ambiguous (a zone turning its clocks back across midnight) takes the later offset on
-    PostgreSQL and the earlier in Python; no zone in use today does that at midnight."""
+    PostgreSQL and the earlier in Python (not covered by the tests)."""
     if c.dialect.name != "postgres":
         return f"json_quote(lg_zoned({key}, {zone}))"
     o = f"abs({offset})"
