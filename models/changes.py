@@ -43,6 +43,20 @@ HORIZON_SQL = (
     "ELSE ((cur.xmax >> 32) << 32) + r.xid END)) AS horizon "
     "FROM cur LEFT JOIN running r ON TRUE GROUP BY cur.xmax"
 )
+# The same horizon inside the statement that reads the log, for a read that must be one
+# statement (the read compiler): reading pg_stat_activity there would be too late (a transaction
+# running when the statement's snapshot was taken may have finished since, and its rows are
+# invisible to that snapshot), so the horizon is taken from the snapshot itself: the oldest of
+# its in-progress transactions (pg_snapshot_xip), else its xmax. Only transactions seen running
+# in ANOTHER database are left out (they cannot write this log): one that finished in between,
+# a prepared one or one hidden from this role keeps the horizon low, so a change is only ever
+# read later, never skipped. xip values are xid8; backend_xid their low 32 bits.
+SNAPSHOT_HORIZON_SQL = (
+    "(SELECT LEAST(pg_snapshot_xmax(pg_current_snapshot())::text::bigint, "
+    "(SELECT MIN(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) x "
+    "WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname <> current_database() "
+    "AND a.backend_xid::text::bigint = (x::text::bigint & 4294967295)))))"
+)
 # True in the change feed's background tasks (listener, poller, webhook dispatcher): their SQL
 # is not a request's, and the tests' statement counter leaves it out.
 background: ContextVar[bool] = ContextVar("change_feed_background", default=False)
@@ -139,6 +153,25 @@ async def current_horizon(conn: BaseDBAsyncClient) -> int:
     return rows[0]["horizon"]
 
 
+def changes_sql(
+    q: Sql,
+    workspace_id: int,
+    after: Position,
+    entities: list[str],
+    limit: int,
+    horizon: str | None,
+) -> str:
+    """SELECT of the changes after `after`, in (txid, id) order; on PostgreSQL only those with
+    a txid below the SQL expression `horizon` (HORIZON_SQL's value, or SNAPSHOT_HORIZON_SQL)."""
+    below = f"AND c.txid < {horizon} " if horizon is not None else ""
+    return (
+        f"SELECT {COLUMNS} FROM change_log c WHERE c.workspace_id = {q.param(workspace_id)} "
+        f"AND (c.txid > {q.param(after.txid)} OR (c.txid = {q.param(after.txid)} "
+        f"AND c.id > {q.param(after.id)})) {below}"
+        f"AND {q.in_list('c.entity', entities)} ORDER BY c.txid, c.id LIMIT {int(limit)}"
+    )
+
+
 async def read_changes(
     conn: BaseDBAsyncClient,
     workspace_id: int,
@@ -148,15 +181,9 @@ async def read_changes(
 ) -> list[Change]:
     """Changes after `after`, in (txid, id) order, only from finished transactions."""
     q = Sql(is_postgres(conn))
-    horizon = ""
-    if q.postgres:
-        horizon = f"AND c.txid < {q.param(await current_horizon(conn))} "
+    horizon = q.param(await current_horizon(conn)) if q.postgres else None
     rows = await conn.execute_query_dict(
-        f"SELECT {COLUMNS} FROM change_log c WHERE c.workspace_id = {q.param(workspace_id)} "
-        f"AND (c.txid > {q.param(after.txid)} OR (c.txid = {q.param(after.txid)} "
-        f"AND c.id > {q.param(after.id)})) {horizon}"
-        f"AND {q.in_list('c.entity', entities)} ORDER BY c.txid, c.id LIMIT {int(limit)}",
-        q.params,
+        changes_sql(q, workspace_id, after, entities, limit, horizon), q.params
     )
     return [Change.from_row(row) for row in rows]
 

@@ -71,11 +71,9 @@ def _keys(table: str, q: Sql) -> list[tuple[str, str, str]]:
     ]
 
 
-async def duplicate_groups(
-    conn: BaseDBAsyncClient, workspace_id: int, table: str, first: int
-) -> list[Group]:
-    """Up to `first` groups of at least two records, in order of their lowest id."""
-    q = Sql(is_postgres(conn))
+def duplicate_groups_sql(q: Sql, workspace_id: int, table: str, first: int) -> str:
+    """SELECT of up to `first` groups (`reason`, `lowest` id, `ids` as a JSON array), in order
+    of their lowest id then reason; `ids` is in id order on PostgreSQL, in no order on SQLite."""
     ids = "json_agg(t.id ORDER BY t.id)" if q.postgres else "json_group_array(t.id)"
     ws = q.param(workspace_id)
     selects = [
@@ -84,10 +82,19 @@ async def duplicate_groups(
         f"GROUP BY {key} HAVING COUNT(*) > 1"
         for reason, key, condition in _keys(table, q)
     ]
+    return (
+        f"SELECT g.reason, g.lowest, g.ids FROM ({' UNION ALL '.join(selects)}) g "
+        f"ORDER BY g.lowest, g.reason LIMIT {int(first)}"
+    )
+
+
+async def duplicate_groups(
+    conn: BaseDBAsyncClient, workspace_id: int, table: str, first: int
+) -> list[Group]:
+    """Up to `first` groups of at least two records, in order of their lowest id."""
+    q = Sql(is_postgres(conn))
     rows = await conn.execute_query_dict(
-        f"SELECT g.reason, g.ids FROM ({' UNION ALL '.join(selects)}) g "
-        f"ORDER BY g.lowest, g.reason LIMIT {int(first)}",
-        q.params,
+        duplicate_groups_sql(q, workspace_id, table, first), q.params
     )
     return [
         Group(reason=row["reason"], ids=sorted(parse_json(row["ids"]))[:MAX_RECORDS_PER_GROUP])

@@ -85,8 +85,28 @@ def _latest_per_record(rows: list[Change]) -> list[Change]:
     return latest
 
 
-def _entities(types: list[RecordTypeEnum] | None) -> list[str]:
+def entities_of(types: list[RecordTypeEnum] | None) -> list[str]:
     return [t.value for t in types] if types else list(RECORD_ENTITIES)
+
+
+def checked_first(first: int | None) -> int:
+    first = 100 if first is None else first
+    if not 1 <= first <= MAX_CHANGES_PAGE:
+        raise BadUserInput(f"first must be between 1 and {MAX_CHANGES_PAGE}.")
+    return first
+
+
+def position_of(since: str | None, retention_days: int, now: datetime) -> Position:
+    """Where the token `since` stands: SYNC_TOKEN_EXPIRED past the retention, BAD_USER_INPUT
+    when it is not a token of ours."""
+    try:
+        return (
+            START if since is None else Position.decode(since, timedelta(days=retention_days), now)
+        )
+    except TokenExpired as exc:
+        raise SyncTokenExpired(str(exc)) from exc
+    except BadToken as exc:
+        raise BadUserInput(str(exc)) from exc
 
 
 async def changes(
@@ -97,19 +117,15 @@ async def changes(
 ) -> ChangeFeed:
     """What changed after the token `since` (null: from the beginning), in commit order. Only
     changes of finished transactions are read, so a change committing late is never skipped."""
-    first = 100 if first is None else first
-    if not 1 <= first <= MAX_CHANGES_PAGE:
-        raise BadUserInput(f"first must be between 1 and {MAX_CHANGES_PAGE}.")
+    first = checked_first(first)
     now = datetime.now(UTC)
-    retention = timedelta(days=info.context.settings.change_retention_days)
-    try:
-        position = START if since is None else Position.decode(since, retention, now)
-    except TokenExpired as exc:
-        raise SyncTokenExpired(str(exc)) from exc
-    except BadToken as exc:
-        raise BadUserInput(str(exc)) from exc
+    position = position_of(since, info.context.settings.change_retention_days, now)
     rows = await read_changes(
-        connections.get("default"), info.context.workspace_id, position, _entities(types), first + 1
+        connections.get("default"),
+        info.context.workspace_id,
+        position,
+        entities_of(types),
+        first + 1,
     )
     has_more = len(rows) > first
     rows = rows[:first]
@@ -227,6 +243,6 @@ async def record_changed(
     info: Info, types: list[RecordTypeEnum] | None = None
 ) -> AsyncGenerator[RecordChange, None]:
     """Every committed create, update and delete of the workspace's records."""
-    async for event in _events(info, frozenset(_entities(types)), "recordChanged"):
+    async for event in _events(info, frozenset(entities_of(types)), "recordChanged"):
         (change,) = await record_changes(info.context.loaders, [event.change])
         yield change

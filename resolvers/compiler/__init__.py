@@ -220,6 +220,8 @@ async def execute_plan(conn: Any, plan: Plan, postgres: bool) -> Any:
     if not postgres:
         await register_sqlite_functions(conn)
     rows = await conn.execute_query_dict(plan.sql, list(plan.params))
+    if rows[0].get(outcomes.FALLBACK_COLUMN):
+        raise outcomes.Fallback
     return orjson.loads(rows[0]["data"])
 
 
@@ -244,6 +246,7 @@ def read_path(settings: Any):
                 sent_name = getattr(ctx, "_provided_operation_name", ctx.operation_name)
                 key = cache_key(ctx.query, sent_name, ctx.variables, principal, postgres)
                 plan = plan_for(ctx.schema, settings, cache, ctx, principal, key, postgres)
+                outcome = outcomes.COMPILED if isinstance(plan, Plan) else outcomes.declined(plan)
                 if isinstance(plan, Plan):
                     try:
                         ctx.result = ExecutionResult(data=await execute_plan(conn, plan, postgres))
@@ -251,15 +254,15 @@ def read_path(settings: Any):
                         # slot for expensive reads (api/preflight.py) may be answered that way.
                         if key is not None and not getattr(ctx.context, "needs_slot", False):
                             cache.mark_answered(key, plan)
+                    except outcomes.Fallback:
+                        outcome = outcomes.declined(outcomes.RUN_TIME_ERROR)
                     except Exception as exc:
                         if postgres or not too_deep(exc):
                             raise
-                        plan = outcomes.TOO_DEEP
+                        outcome = outcomes.declined(outcomes.TOO_DEEP)
                         if key is not None:
-                            cache.put(key, plan)
-                outcomes.record(
-                    outcomes.COMPILED if isinstance(plan, Plan) else outcomes.declined(plan)
-                )
+                            cache.put(key, outcomes.TOO_DEEP)
+                outcomes.record(outcome)
             yield
 
     CompiledReads.cache = cache

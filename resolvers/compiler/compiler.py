@@ -29,25 +29,14 @@ from strawberry.types.arguments import convert_arguments
 
 from models import Role
 from models.sql import Sql
-from resolvers.compiler import outcomes, scores
+from resolvers.compiler import outcomes, reports, scores
 from resolvers.compiler.entities import ENTITIES, NODE_TYPES, ROOT_LISTS, Children, ToOne
 from resolvers.compiler.pages import Source, connection
 from resolvers.pagination import PageArgs, page_size, sort_keys
 
 MARKER = "lgalias"
 # Root fields that landed with issues 10-12 and run through strawberry for now.
-NOT_YET_ROOTS = frozenset(
-    {
-        "leadStats",
-        "contactStats",
-        "interactionStats",
-        "leadFunnel",
-        "scoreHistogram",
-        "duplicates",
-        "changes",
-        "webhooks",
-    }
-)
+NOT_YET_ROOTS = frozenset({"webhooks"})
 MAX_NODE_ID = 2**31 - 1
 
 
@@ -87,6 +76,10 @@ class Compiler:
         self.workspace_id = workspace_id
         self._ws: str | None = None
         self._aliases = 0
+        # Common table expressions the statement starts with, and conditions (over them) under
+        # which its answer would be a client error: then strawberry answers (reports.py).
+        self.ctes: list[str] = []
+        self.fallbacks: list[str] = []
 
     @property
     def ws(self) -> str:
@@ -316,6 +309,8 @@ class Compiler:
             return self.workspace_list("ApiKey", group)
         if name == "previewScoringModel":
             raise outcomes.Decline(outcomes.PREVIEW)
+        if name in reports.ROOTS:
+            return reports.ROOTS[name](self, group)
         if name in NOT_YET_ROOTS:
             raise outcomes.Decline(outcomes.NOT_YET)
         if name.startswith("__"):
@@ -336,4 +331,10 @@ class Compiler:
                 pairs.append((key, self.dialect.text("Query")))
             else:
                 pairs.append((key, self.root_field(name, group)))
-        return f"SELECT {self.dialect.text_of(self.dialect.json_object(pairs))} AS data"
+        sql = f"SELECT {self.dialect.text_of(self.dialect.json_object(pairs))} AS data"
+        if self.fallbacks:
+            checks = " OR ".join(f"({c})" for c in self.fallbacks)
+            sql += f", CASE WHEN {checks} THEN 1 ELSE 0 END AS {outcomes.FALLBACK_COLUMN}"
+        if self.ctes:
+            sql = f"WITH RECURSIVE {', '.join(self.ctes)} {sql}"
+        return sql

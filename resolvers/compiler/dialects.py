@@ -239,10 +239,15 @@ _registered: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 async def register_sqlite_functions(client: Any) -> None:
-    """lg_base64/lg_base64url on tortoise's aiosqlite connection, once per connection."""
+    """lg_base64/lg_base64url (and the reports' functions) on tortoise's aiosqlite connection,
+    once per connection."""
     raw = getattr(client, "_connection", None)
     if raw is None or raw in _registered:
         return
     await raw.create_function("lg_base64", 1, _base64, deterministic=True)
     await raw.create_function("lg_base64url", 1, _base64url, deterministic=True)
+    from resolvers.compiler.reports import sqlite_functions
+
+    for name, arity, function in sqlite_functions():
+        await raw.create_function(name, arity, function, deterministic=True)
     _registered.add(raw)

@@ -21,10 +21,16 @@ FRAGMENT_VARIABLES = "fragment variables (experimental syntax)"
 NO_OPERATION = "no single operation to run"
 FORBIDDEN = "a field the caller's role may not read (strawberry answers FORBIDDEN)"
 NOT_YET = (
-    "not compiled yet: reports, duplicates, change feed, webhooks, Account.rollup, and scores "
-    "and rules (their stored JSON changed with issue 12)"
+    "not compiled yet: webhooks, Account.rollup, and scores and rules (their stored JSON "
+    "changed with issue 12)"
 )
 TOO_DEEP = "nesting deeper than SQLite's parser takes (about five nested connections)"
+RUN_TIME_ERROR = (
+    "a client error only the statement could see (report group limit, unknown modelId, "
+    "expired sync token): strawberry reports it"
+)
+# The statement's column that is 1 when its answer would be such an error (compiler.fallbacks).
+FALLBACK_COLUMN = "lg_fallback"
 
 DECLINE_REASONS = frozenset(
     {
@@ -39,6 +45,7 @@ DECLINE_REASONS = frozenset(
         FORBIDDEN,
         TOO_DEEP,
         NOT_YET,
+        RUN_TIME_ERROR,
     }
 )
 
@@ -49,6 +56,10 @@ class Decline(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Fallback(Exception):
+    """The statement found a client error (FALLBACK_COLUMN): strawberry answers instead."""
 
 
 def record(outcome: str) -> None:

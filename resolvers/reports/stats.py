@@ -153,6 +153,57 @@ def lead_column(dim: Enum) -> str:
     return f"t.{dim.value}"
 
 
+@dataclass(frozen=True)
+class StatsSql:
+    """A stats report as common table expressions: `groups` has the columns k0, k1, ... (the
+    grouping's keys), n and, for leads, scored, total, low, high; `model` (leads only) holds the
+    chosen scoring model's id. The resolver and the read compiler both build on it."""
+
+    grouping: Grouping
+    ctes: tuple[str, ...]
+    groups: str
+    model: str | None = None
+
+
+def lead_stats_sql(
+    q: Sql,
+    workspace_id: int,
+    cap: int,
+    prefix: str,
+    *,
+    filter: LeadFilter | None,
+    search: str | None,
+    group_by: list[LeadDimension] | None,
+    interval: TimeInterval | None,
+    time_zone: str | None,
+    model_id: relay.GlobalID | None,
+) -> StatsSql:
+    """At most cap + 1 groups of leads with their counts and score aggregates."""
+    g = grouping(group_by, lead_column, interval, time_zone, q)
+    model = model_subquery(model_id, workspace_id, q)
+    where = conjunction(
+        [
+            f"t.workspace_id = {q.param(workspace_id)}",
+            lead_condition(filter, "t", q),
+            lead_search(search, "t", q),
+        ]
+    )
+    m, groups = f"{prefix}_model", f"{prefix}_groups"
+    return StatsSql(
+        g,
+        (
+            f"{m} AS ({model} LIMIT 1)",
+            f"{groups} AS (SELECT {g.select()}"
+            "COUNT(*) AS n, COUNT(s.score) AS scored, SUM(s.score) AS total, MIN(s.score) AS low, "
+            "MAX(s.score) AS high FROM lead t LEFT JOIN lead_score s ON s.lead_id = t.id "
+            f"AND s.model_id = (SELECT id FROM {m}) WHERE {where}{g.group_by()} "
+            f"LIMIT {int(cap) + 1})",
+        ),
+        groups,
+        m,
+    )
+
+
 async def lead_stats(
     info: Info,
     filter: LeadFilter | None = None,
@@ -164,24 +215,24 @@ async def lead_stats(
 ) -> LeadStats:
     cap = info.context.settings.max_report_groups
     q = Sql(is_postgres(connection()))
-    g = grouping(group_by, lead_column, interval, time_zone, q)
-    model = model_subquery(model_id, info.context.workspace_id, q)
-    where = conjunction(
-        [
-            f"t.workspace_id = {q.param(info.context.workspace_id)}",
-            lead_condition(filter, "t", q),
-            lead_search(search, "t", q),
-        ]
+    stats = lead_stats_sql(
+        q,
+        info.context.workspace_id,
+        cap,
+        "lg",
+        filter=filter,
+        search=search,
+        group_by=group_by,
+        interval=interval,
+        time_zone=time_zone,
+        model_id=model_id,
     )
+    g = stats.grouping
     nulls = "".join(f"NULL AS k{i}, " for i in range(len(g.exprs)))
     sql = (
-        f"WITH lg_model AS ({model} LIMIT 1), lg_groups AS (SELECT {g.select()}"
-        "COUNT(*) AS n, COUNT(s.score) AS scored, SUM(s.score) AS total, MIN(s.score) AS low, "
-        "MAX(s.score) AS high FROM lead t LEFT JOIN lead_score s ON s.lead_id = t.id "
-        f"AND s.model_id = (SELECT id FROM lg_model) WHERE {where}{g.group_by()} "
-        f"LIMIT {int(cap) + 1}) "
-        "SELECT g.*, 0 AS lg_model_row FROM lg_groups g UNION ALL "
-        f"SELECT {nulls}0, 0, NULL, NULL, NULL, 1 FROM lg_model"
+        f"WITH {', '.join(stats.ctes)} "
+        f"SELECT g.*, 0 AS lg_model_row FROM {stats.groups} g UNION ALL "
+        f"SELECT {nulls}0, 0, NULL, NULL, NULL, 1 FROM {stats.model}"
     )
     rows = await _grouped_rows(sql, q)
     if model_id is not None and not any(r["lg_model_row"] for r in rows):
@@ -228,23 +279,55 @@ async def lead_stats(
     )
 
 
+def _counted_sql(q: Sql, table: str, g: Grouping, where: str, cap: int, prefix: str) -> StatsSql:
+    """At most cap + 1 groups of a plain count grouped by `g`."""
+    groups = f"{prefix}_groups"
+    return StatsSql(
+        g,
+        (
+            f"{groups} AS (SELECT {g.select()}COUNT(*) AS n FROM {table} t WHERE {where}"
+            f"{g.group_by()} LIMIT {int(cap) + 1})",
+        ),
+        groups,
+    )
+
+
 async def _counted_groups(
-    info: Info, table: str, g: Grouping, where: str, q: Sql
+    info: Info, stats: StatsSql, q: Sql
 ) -> tuple[int, list[tuple[dict, int]]]:
     """(total, [(keys, count)]) of a plain count grouped by `g`, ordered by key."""
-    cap = info.context.settings.max_report_groups
-    sql = (
-        f"SELECT {g.select()}COUNT(*) AS n FROM {table} t WHERE {where}{g.group_by()} "
-        f"LIMIT {int(cap) + 1}"
-    )
-    rows = await _grouped_rows(sql, q)
-    _check_cap(len(rows), cap)
+    g = stats.grouping
+    rows = await _grouped_rows(f"WITH {stats.ctes[0]} SELECT * FROM {stats.groups}", q)
+    _check_cap(len(rows), info.context.settings.max_report_groups)
     groups = sorted(((g.keys(r), int(r["n"])) for r in rows), key=lambda item: _sort_key(item[0]))
     return sum(n for _, n in groups), groups if g.dimensions else []
 
 
 def contact_column(dim: Enum) -> str:
     return "t.account_id" if dim is ContactDimension.ACCOUNT else f"t.{dim.value}"
+
+
+def contact_stats_sql(
+    q: Sql,
+    workspace_id: int,
+    cap: int,
+    prefix: str,
+    *,
+    filter: ContactFilter | None,
+    search: str | None,
+    group_by: list[ContactDimension] | None,
+    interval: TimeInterval | None,
+    time_zone: str | None,
+) -> StatsSql:
+    g = grouping(group_by, contact_column, interval, time_zone, q)
+    where = conjunction(
+        [
+            f"t.workspace_id = {q.param(workspace_id)}",
+            contact_condition(filter, "t", q),
+            contact_search(search, "t", q),
+        ]
+    )
+    return _counted_sql(q, "contact", g, where, cap, prefix)
 
 
 async def contact_stats(
@@ -256,15 +339,18 @@ async def contact_stats(
     time_zone: str | None = None,
 ) -> ContactStats:
     q = Sql(is_postgres(connection()))
-    g = grouping(group_by, contact_column, interval, time_zone, q)
-    where = conjunction(
-        [
-            f"t.workspace_id = {q.param(info.context.workspace_id)}",
-            contact_condition(filter, "t", q),
-            contact_search(search, "t", q),
-        ]
+    stats = contact_stats_sql(
+        q,
+        info.context.workspace_id,
+        info.context.settings.max_report_groups,
+        "lg",
+        filter=filter,
+        search=search,
+        group_by=group_by,
+        interval=interval,
+        time_zone=time_zone,
     )
-    total, groups = await _counted_groups(info, "contact", g, where, q)
+    total, groups = await _counted_groups(info, stats, q)
     return ContactStats(
         count=total,
         groups=[
@@ -287,6 +373,24 @@ def interaction_column(dim: Enum) -> str:
     return f"t.{dim.value}"
 
 
+def interaction_stats_sql(
+    q: Sql,
+    workspace_id: int,
+    cap: int,
+    prefix: str,
+    *,
+    filter: InteractionFilter | None,
+    group_by: list[InteractionDimension] | None,
+    interval: TimeInterval | None,
+    time_zone: str | None,
+) -> StatsSql:
+    g = grouping(group_by, interaction_column, interval, time_zone, q)
+    where = conjunction(
+        [f"t.workspace_id = {q.param(workspace_id)}", interaction_condition(filter, "t", q)]
+    )
+    return _counted_sql(q, "interaction", g, where, cap, prefix)
+
+
 async def interaction_stats(
     info: Info,
     filter: InteractionFilter | None = None,
@@ -295,14 +399,17 @@ async def interaction_stats(
     time_zone: str | None = None,
 ) -> InteractionStats:
     q = Sql(is_postgres(connection()))
-    g = grouping(group_by, interaction_column, interval, time_zone, q)
-    where = conjunction(
-        [
-            f"t.workspace_id = {q.param(info.context.workspace_id)}",
-            interaction_condition(filter, "t", q),
-        ]
+    stats = interaction_stats_sql(
+        q,
+        info.context.workspace_id,
+        info.context.settings.max_report_groups,
+        "lg",
+        filter=filter,
+        group_by=group_by,
+        interval=interval,
+        time_zone=time_zone,
     )
-    total, groups = await _counted_groups(info, "interaction", g, where, q)
+    total, groups = await _counted_groups(info, stats, q)
     return InteractionStats(
         count=total,
         groups=[
