@@ -86,7 +86,7 @@ def _cursor(id_: int) -> str:
     return base64.b64encode(f"delivery:{id_}".encode()).decode()
 
 
-def _after_id(after: str | None) -> int | None:
+def after_id(after: str | None) -> int | None:
     if after is None:
         return None
     try:
@@ -106,7 +106,7 @@ async def deliveries(
     if not 0 <= size <= MAX_DELIVERIES_PAGE:
         raise BadUserInput(f"first must be between 0 and {MAX_DELIVERIES_PAGE}.")
     query = DeliveryRow.filter(webhook_id=webhook_id).order_by("-id")
-    before = _after_id(after)
+    before = after_id(after)
     if before is not None:
         query = query.filter(id__lt=before)
     rows = await query.limit(size + 1)

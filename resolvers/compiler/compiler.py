@@ -45,7 +45,6 @@ NOT_YET_ROOTS = frozenset(
         "scoreHistogram",
         "duplicates",
         "changes",
-        "webhooks",
     }
 )
 MAX_NODE_ID = 2**31 - 1
@@ -87,6 +86,7 @@ class Compiler:
         self.workspace_id = workspace_id
         self._ws: str | None = None
         self._aliases = 0
+        self.explains = False  # a contribution's `reason` is selected (scores.explain)
 
     @property
     def ws(self) -> str:
@@ -268,10 +268,11 @@ class Compiler:
     def node(self, gid: Any, group: list[FieldDetails]) -> str:
         """`node(id:)`: the object if it is in the caller's workspace, else null."""
         node_id = gid.node_id
+        nothing = self.dialect.embed("NULL")  # SQLite: a NULL would void the whole text
         if gid.type_name not in NODE_TYPES or not (node_id.isascii() and node_id.isdigit()):
-            return "NULL"
+            return nothing
         if int(node_id) > MAX_NODE_ID:
-            return "NULL"
+            return nothing
         t = self.alias()
         return self.dialect.embed(
             f"(SELECT {self.entity(gid.type_name, group, t)} "
@@ -314,6 +315,8 @@ class Compiler:
             return self.workspace_list("ScoringModel", group)
         if name == "apiKeys":  # ADMIN only: its IsAdmin permission, checked above
             return self.workspace_list("ApiKey", group)
+        if name == "webhooks":  # ADMIN only, like apiKeys
+            return self.workspace_list("Webhook", group)
         if name == "previewScoringModel":
             raise outcomes.Decline(outcomes.PREVIEW)
         if name in NOT_YET_ROOTS:

@@ -128,6 +128,26 @@ class Postgres:
         text = f"({expr} ->> '{key}')"
         return {"int": f"{text}::bigint", "text": text}[kind]
 
+    def json_value(self, expr: str, key: str) -> str:
+        """The JSON value under `key` of a JSON object, as JSON (null when absent)."""
+        return f"COALESCE(({expr})::json -> '{key}', 'null'::json)"
+
+    def array_length(self, expr: str) -> str:
+        """The length of a JSON column holding an array; NULL when it holds anything else."""
+        return (
+            f"(CASE WHEN json_typeof({expr}::json) = 'array' "
+            f"THEN json_array_length({expr}::json) END)"
+        )
+
+    def member(self, column: str, ids: str) -> str:
+        """`column` is one of the ids the subquery `ids` selects. As an array, PostgreSQL
+        walks the column's index once per id instead of guessing the subquery's size."""
+        return f"{column} = ANY(ARRAY({ids}))"
+
+    def days_ago(self, days: int) -> str:
+        """The moment `days` days before the statement's start, comparable to timestamps."""
+        return f"(now() - make_interval(days => {int(days)}))"
+
 
 class Sqlite(Postgres):
     """SQLite builds the JSON as text with `||`: nested json_object() calls would hit its
@@ -183,7 +203,8 @@ class Sqlite(Postgres):
         return "'true'" if value else "'false'"
 
     def float(self, expr: str) -> str:
-        return f"json_quote({expr})"
+        # json_quote() writes 15 significant digits; 17 (and the `.0` `!` keeps) round-trip.
+        return f"(CASE WHEN {expr} IS NULL THEN 'null' ELSE printf('%!.17g', {expr}) END)"
 
     def json_column(self, expr: str) -> str:
         return f"IFNULL(json({expr}), 'null')"
@@ -219,6 +240,19 @@ class Sqlite(Postgres):
 
     def json_text(self, expr: str, path: tuple[str, ...]) -> str:
         return f"json_extract({expr}, '$.{'.'.join(path)}')"
+
+    def json_value(self, expr: str, key: str) -> str:
+        return f"IFNULL({expr} -> '$.{key}', 'null')"
+
+    def array_length(self, expr: str) -> str:
+        return f"(CASE WHEN json_type({expr}) = 'array' THEN json_array_length({expr}) END)"
+
+    def member(self, column: str, ids: str) -> str:
+        return f"{column} IN ({ids})"
+
+    def days_ago(self, days: int) -> str:
+        # The stored text of a timestamp (isoformat(" ")), to milliseconds.
+        return f"strftime('%Y-%m-%d %H:%M:%f', 'now', '-{int(days)} days')"
 
 
 POSTGRES = Postgres()
