@@ -17,16 +17,23 @@ LEAD_TOTALS = {
 
 
 def _interactions(c, since_days: int, tree: str) -> str:
-    """Interactions of the trees' contacts, plus those without a contact on the trees' leads."""
+    """Interactions of the trees' contacts, plus those without a contact on the trees' leads.
+    Both walk the interactions' (contact_id | lead_id, occurred_at) indexes per id."""
     d = c.dialect
     ct, ld, i, j = c.alias(), c.alias(), c.alias(), c.alias()
     since = d.days_ago(since_days)
+    contacts = (
+        f"SELECT {ct}.id FROM contact {ct} WHERE {ct}.workspace_id = {c.ws} "
+        f"AND {d.member(f'{ct}.account_id', tree)}"
+    )
+    leads = (
+        f"SELECT {ld}.id FROM lead {ld} WHERE {ld}.workspace_id = {c.ws} "
+        f"AND {d.member(f'{ld}.account_id', tree)}"
+    )
     return (
-        f"((SELECT COUNT(*) FROM contact {ct} JOIN interaction {i} ON {i}.contact_id = {ct}.id "
-        f"WHERE {ct}.workspace_id = {c.ws} AND {d.member(f'{ct}.account_id', tree)} "
+        f"((SELECT COUNT(*) FROM interaction {i} WHERE {d.member(f'{i}.contact_id', contacts)} "
         f"AND {i}.occurred_at >= {since}) + "
-        f"(SELECT COUNT(*) FROM lead {ld} JOIN interaction {j} ON {j}.lead_id = {ld}.id "
-        f"WHERE {ld}.workspace_id = {c.ws} AND {d.member(f'{ld}.account_id', tree)} "
+        f"(SELECT COUNT(*) FROM interaction {j} WHERE {d.member(f'{j}.lead_id', leads)} "
         f"AND {j}.contact_id IS NULL AND {j}.occurred_at >= {since}))"
     )
 
@@ -35,7 +42,7 @@ def rollup(c, group: list, t: str) -> str:
     """The AccountRollup of the account row `t`: its own totals, or its whole tree's."""
     d = c.dialect
     include = c.arguments("Account", group[0]).get("include_child_accounts") is not False
-    tree_name, r, a, ct, ld, s, m, totals = (c.alias() for _ in range(8))
+    tree_name, r, a, ct, ld, l2, s, m, totals = (c.alias() for _ in range(9))
     tree = f"SELECT id FROM {tree_name}"
     walk = f"SELECT {t}.id AS id"
     if include:  # UNION (not UNION ALL) ends the walk even on a corrupt parent cycle
@@ -52,11 +59,18 @@ def rollup(c, group: list, t: str) -> str:
         f"{sql.format(t=ld, open=open_, qualified=LeadStatus.QUALIFIED.value)} AS lg_{name}"
         for name, sql in LEAD_TOTALS.items()
     )
+    # The primary score per lead through the (lead_id, model_id) index: a join would hash
+    # every lead_score row of the model, once per statement but whatever the page.
+    score = (
+        f"(SELECT {s}.score FROM lead_score {s} WHERE {s}.lead_id = {l2}.id "
+        f"AND {s}.model_id = ({primary}))"
+    )
     leads = (
-        f"SELECT {lead_totals}, COUNT({s}.score) AS lg_scored, SUM({s}.score) AS lg_total, "
-        f"MIN({s}.score) AS lg_low, MAX({s}.score) AS lg_high FROM lead {ld} "
-        f"LEFT JOIN lead_score {s} ON {s}.lead_id = {ld}.id AND {s}.model_id = ({primary}) "
-        f"WHERE {ld}.workspace_id = {c.ws} AND {d.member(f'{ld}.account_id', tree)}"
+        f"SELECT {lead_totals}, COUNT({ld}.lg_score) AS lg_scored, SUM({ld}.lg_score) AS lg_total, "
+        f"MIN({ld}.lg_score) AS lg_low, MAX({ld}.lg_score) AS lg_high FROM "
+        f"(SELECT {l2}.status, {l2}.sales_ready, {score} AS lg_score FROM lead {l2} "
+        f"WHERE {l2}.workspace_id = {c.ws} AND {d.member(f'{l2}.account_id', tree)}"
+        f"{d.fence()}) {ld}"
     )
     scored = f"{totals}.lg_scored > 0"
 

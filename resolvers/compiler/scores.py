@@ -15,8 +15,6 @@ from models.explanations import reason
 from models.scoring import Rule
 from resolvers.compiler import outcomes, rollups, touches, webhooks
 
-# Issue 11's rollups moved to rollups.py; every computed field is compiled now.
-NOT_YET: frozenset[tuple[str, str]] = frozenset()
 # Unguessable, so that no stored JSON (interaction metadata, say) can pass for a marker.
 REASON_KEY = f"lg-reason-{secrets.token_hex(8)}"
 
@@ -171,8 +169,6 @@ def lead_scores(c, group: list, t: str) -> str:
 def field(c, type_name: str, name: str, group: list, t: str) -> str:
     if name in ("firstTouch", "lastTouch"):
         return touches.touch(c, type_name, name, group, t)
-    if (type_name, name) in NOT_YET:
-        raise outcomes.Decline(outcomes.NOT_YET)
     if (type_name, name) == ("Lead", "scores"):
         return lead_scores(c, group, t)
     if (type_name, name) == ("ScoringModel", "rules"):
