@@ -169,8 +169,12 @@ async def _same(tenant, settings, count_statements, query, variables=None):
 
 async def test_scores_with_every_rule_kind(tenant, scored, settings, count_statements):
     """Lead.scores with its breakdown (stored contributions: decay, caps, attribute and
-    metadata rules, AT_LEAST, NONE, withinDays) and reasons: strawberry's answer, one statement."""
+    metadata rules, AT_LEAST, NONE, withinDays) and reasons: strawberry's answer, one statement,
+    and the same again when the repeat is answered from its plan."""
     answer = await _same(tenant, settings, count_statements, SCORES)
+    count_statements.statements.clear()
+    assert await tenant.gql(SCORES) == answer
+    assert len(count_statements.statements) == 1
     reasons = {
         b["reason"]
         for edge in answer["leads"]["edges"]
