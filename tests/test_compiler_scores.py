@@ -249,12 +249,23 @@ async def test_rollup_with_a_bad_since_days_is_strawberrys_error(tenant, scored)
 
 
 async def test_webhooks_and_their_deliveries(tenant, scored, settings, count_statements):
-    """webhooks with deliveries (default page, a short page, an empty page), newest first:
-    strawberry's answer, one statement."""
+    """webhooks with deliveries (default page, a short page, an empty page), newest first,
+    then page by page after each cursor (the preflight takes delivery cursors now): strawberry's
+    answers, one statement each."""
     answer = await _same(tenant, settings, count_statements, WEBHOOKS)
     assert [len(w["deliveries"]["edges"]) for w in answer["webhooks"]] == [3, 0]
     newest = answer["webhooks"][0]["two"]["edges"]
     assert [e["node"]["eventId"] for e in newest] == ["evt_2", "evt_1"]
+    query = "query($after: String) { webhooks { deliveries(first: 1, after: $after) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { eventId } } } } }"
+    after, seen = None, []
+    while True:
+        page = await _same(tenant, settings, count_statements, query, {"after": after})
+        page = page["webhooks"][0]["deliveries"]
+        seen += [e["node"]["eventId"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == ["evt_2", "evt_1", "evt_0"]
 
 
 async def test_webhooks_stay_admin_only_and_out_of_node(tenant, scored, settings):

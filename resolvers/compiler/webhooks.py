@@ -1,8 +1,9 @@
 """A webhook's deliveries in SQL (`resolvers/webhooks.py: deliveries` is the reference): newest
-first, keyset-paged by id with its own `delivery:<id>` cursors, at most MAX_DELIVERIES_PAGE."""
+first, keyset-paged by id, at most MAX_DELIVERIES_PAGE."""
 
 from api.errors import BadUserInput
-from resolvers.webhooks import MAX_DELIVERIES_PAGE, after_id
+from resolvers.pagination import _signature
+from resolvers.webhooks import DELIVERY_ORDER, MAX_DELIVERIES_PAGE, after_id
 
 
 def deliveries(c, group: list, t: str) -> str:
@@ -24,7 +25,7 @@ def deliveries(c, group: list, t: str) -> str:
         f"COUNT(*) OVER () AS lg_n FROM ({rows}) {p}{d.rows_in_order('lg_rn')})"
     )
     shown = f"{p}.lg_rn <= {int(size)}"
-    cursor = d.global_id("delivery", f"{p}.id")  # base64 of "delivery:<id>", as a JSON string
+    cursor = d.cursor(_signature(DELIVERY_ORDER), [(f"{p}.id", "int")])
 
     def edge_field(name: str, inner: list) -> str:
         if name == "cursor":
