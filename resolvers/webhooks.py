@@ -1,6 +1,5 @@
 """createWebhook, deleteWebhook, webhooks and their deliveries (ADMIN only)."""
 
-import base64
 import secrets
 from collections.abc import Iterable
 
@@ -25,6 +24,7 @@ from models.webhooks import UnsafeUrl, check_url, start_position
 from models.webhooks import Webhook as WebhookRow
 from models.webhooks import WebhookDelivery as DeliveryRow
 from resolvers.mutations import fetch_in_workspace, user_errors
+from resolvers.pagination import SortKey, decode_cursor, encode_cursor
 
 MAX_URL_LENGTH = 2000
 MAX_DELIVERIES_PAGE = 100
@@ -82,20 +82,18 @@ async def deliveries_by_ids(info: Info, node_ids: Iterable[str]) -> list[Webhook
     return [found.get(i) if i is not None else None for i in ids]
 
 
-def _cursor(id_: int) -> str:
-    return base64.b64encode(f"delivery:{id_}".encode()).decode()
+# Delivery cursors have the shape of every other list's (the preflight checks that shape).
+DELIVERY_ORDER = (SortKey("id", descending=True),)
 
 
-def _after_id(after: str | None) -> int | None:
+def delivery_cursor(id_: int) -> str:
+    return encode_cursor(DELIVERY_ORDER, {"id": id_})
+
+
+def after_id(after: str | None) -> int | None:
     if after is None:
         return None
-    try:
-        kind, _, value = base64.b64decode(after.encode()).decode().partition(":")
-        if kind != "delivery" or not value.isdigit():
-            raise ValueError(after)
-    except ValueError as exc:
-        raise BadUserInput("after is not a cursor of this list.") from exc
-    return int(value)
+    return decode_cursor(DELIVERY_ORDER, after)[0]
 
 
 async def deliveries(
@@ -106,12 +104,12 @@ async def deliveries(
     if not 0 <= size <= MAX_DELIVERIES_PAGE:
         raise BadUserInput(f"first must be between 0 and {MAX_DELIVERIES_PAGE}.")
     query = DeliveryRow.filter(webhook_id=webhook_id).order_by("-id")
-    before = _after_id(after)
+    before = after_id(after)
     if before is not None:
         query = query.filter(id__lt=before)
     rows = await query.limit(size + 1)
     page = rows[:size]
-    edges = [relay.Edge(node=delivery_from_row(r), cursor=_cursor(r.id)) for r in page]
+    edges = [relay.Edge(node=delivery_from_row(r), cursor=delivery_cursor(r.id)) for r in page]
     return WebhookDeliveryConnection(
         edges=edges,
         page_info=relay.PageInfo(

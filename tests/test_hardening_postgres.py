@@ -207,7 +207,8 @@ async def test_9_same_company_qualified_at_once_shares_one_account(tenant):
 
 async def test_every_pooled_session_carries_the_time_budget(app):
     """The server's pool sets statement_timeout and idle_in_transaction_session_timeout from
-    the settings (defaults 5 s and 15 s) on each session it opens."""
+    the settings (defaults 5 s and 15 s) on each session it opens, and turns JIT off (it costs
+    compiled reads more than it saves)."""
     from tortoise import connections
 
     conn = connections.get("default")
@@ -215,3 +216,4 @@ async def test_every_pooled_session_carries_the_time_budget(app):
     idle = await conn.execute_query_dict("SHOW idle_in_transaction_session_timeout")
     assert statement[0]["statement_timeout"] == "5s"
     assert idle[0]["idle_in_transaction_session_timeout"] == "15s"
+    assert (await conn.execute_query_dict("SHOW jit"))[0]["jit"] == "off"

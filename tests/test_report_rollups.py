@@ -160,10 +160,13 @@ async def test_rollups_over_three_levels(tenant, make_tenant):
     assert by_id(await tenant.gql(ROLLUP, {}))[root]["leads"] == 8
 
 
-async def test_rollup_statements_are_bounded_for_100_accounts(tenant, count_statements):
+async def test_rollup_statements_are_bounded_for_100_accounts(tenant, count_statements, settings):
     """A page of 100 accounts in a 10-level hierarchy with rollups costs the same statements
-    as a page of 3: the page, the accounts below them (one recursive statement), one aggregate
-    per account of those trees, one interaction count."""
+    as a page of 3: one through the compiled read path; through strawberry, the page, the
+    accounts below them (one recursive statement), one aggregate per account of those trees,
+    one interaction count."""
+    from test_compiler import reference
+
     ws = tenant.workspace.id
     parent = None
     for i in range(100):
@@ -180,7 +183,11 @@ async def test_rollup_statements_are_bounded_for_100_accounts(tenant, count_stat
         data = await tenant.gql(query, {"n": n})
         counts[n] = len(count_statements.statements)
         assert len(data["accounts"]["edges"]) == n
-    assert counts[3] == counts[100] == 4, count_statements.statements
+        count_statements.statements.clear()
+        assert await reference(tenant, settings, query, {"n": n}) == data
+        counts[n, "strawberry"] = len(count_statements.statements)
+    assert counts[3] == counts[100] == 1, count_statements.statements
+    assert counts[3, "strawberry"] == counts[100, "strawberry"] == 4
     first = data["accounts"]["edges"][0]["node"]["rollup"]
     assert first["leads"] == 10  # A000 heads a chain of ten
 

@@ -18,7 +18,7 @@ from graphql.execution.values import get_variable_values
 from strawberry.relay.types import GlobalIDValueError
 
 from api.errors import BadUserInput
-from resolvers.compiler import outcomes
+from resolvers.compiler import outcomes, scores
 from resolvers.compiler.compiler import Compiler
 from resolvers.compiler.dialects import POSTGRES, SQLITE, register_sqlite_functions
 from resolvers.compiler.outcomes import OUTCOMES, Decline
@@ -45,6 +45,7 @@ class Plan:
     sql: str
     params: tuple[Any, ...]
     operation: str = ""  # the operation's name, for the metrics and logs of a repeat
+    explains: bool = False  # the answer holds reason markers (scores.explain)
 
 
 def _operation(document: Any, operation_name: str | None) -> OperationDefinitionNode:
@@ -97,7 +98,7 @@ def compile_read(
         raise Decline(outcomes.USER_ERROR) from exc
     name = operation.name.value if operation.name else ""
     sql, params = only_used_parameters(sql, compiler.q.params, postgres)
-    return Plan(sql, tuple(params), name)
+    return Plan(sql, tuple(params), name, compiler.explains)
 
 
 def only_used_parameters(sql: str, params: list[Any], postgres: bool) -> tuple[str, list[Any]]:
@@ -222,7 +223,8 @@ async def execute_plan(conn: Any, plan: Plan, postgres: bool) -> Any:
     rows = await conn.execute_query_dict(plan.sql, list(plan.params))
     if rows[0].get(outcomes.FALLBACK_COLUMN):
         raise outcomes.Fallback
-    return orjson.loads(rows[0]["data"])
+    data = orjson.loads(rows[0]["data"])
+    return scores.explain(data) if plan.explains else data
 
 
 def read_path(settings: Any):

@@ -35,8 +35,6 @@ from resolvers.compiler.pages import Source, connection
 from resolvers.pagination import PageArgs, page_size, sort_keys
 
 MARKER = "lgalias"
-# Root fields that landed with issues 10-12 and run through strawberry for now.
-NOT_YET_ROOTS = frozenset({"webhooks"})
 MAX_NODE_ID = 2**31 - 1
 
 
@@ -80,6 +78,7 @@ class Compiler:
         # which its answer would be a client error: then strawberry answers (reports.py).
         self.ctes: list[str] = []
         self.fallbacks: list[str] = []
+        self.explains = False  # a contribution's `reason` is selected (scores.explain)
 
     @property
     def ws(self) -> str:
@@ -261,10 +260,11 @@ class Compiler:
     def node(self, gid: Any, group: list[FieldDetails]) -> str:
         """`node(id:)`: the object if it is in the caller's workspace, else null."""
         node_id = gid.node_id
+        nothing = self.dialect.embed("NULL")  # SQLite: a NULL would void the whole text
         if gid.type_name not in NODE_TYPES or not (node_id.isascii() and node_id.isdigit()):
-            return "NULL"
+            return nothing
         if int(node_id) > MAX_NODE_ID:
-            return "NULL"
+            return nothing
         t = self.alias()
         return self.dialect.embed(
             f"(SELECT {self.entity(gid.type_name, group, t)} "
@@ -307,12 +307,12 @@ class Compiler:
             return self.workspace_list("ScoringModel", group)
         if name == "apiKeys":  # ADMIN only: its IsAdmin permission, checked above
             return self.workspace_list("ApiKey", group)
+        if name == "webhooks":  # ADMIN only, like apiKeys
+            return self.workspace_list("Webhook", group)
         if name == "previewScoringModel":
             raise outcomes.Decline(outcomes.PREVIEW)
         if name in reports.ROOTS:
             return reports.ROOTS[name](self, group)
-        if name in NOT_YET_ROOTS:
-            raise outcomes.Decline(outcomes.NOT_YET)
         if name.startswith("__"):
             raise outcomes.Decline(outcomes.INTROSPECTION)
         raise outcomes.Decline(f"Query.{name} is not compiled")

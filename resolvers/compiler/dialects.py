@@ -110,15 +110,16 @@ class Postgres:
         return f"LEAST({a}, {b})"
 
     def json_elements(self, expr: str, alias: str) -> str:
-        """Rows (alias.value, alias.i) of a JSON array column, i counting from 1."""
-        return f"json_array_elements({expr}::json) WITH ORDINALITY {alias}(value, i)"
+        """Rows (alias.value, alias.i) of a JSON array column, i counting from 1. As jsonb:
+        each `->>` on a json value would parse its text again."""
+        return f"jsonb_array_elements({expr}::jsonb) WITH ORDINALITY {alias}(value, i)"
 
     def json_length(self, expr: str) -> str:
-        return f"json_array_length({expr}::json)"
+        return f"jsonb_array_length({expr}::jsonb)"
 
     def json_at(self, expr: str, index: str) -> str:
         """Element `index` (0-based) of a JSON array column, as a number."""
-        return f"(({expr}::json ->> ({index})::int))::bigint"
+        return f"(({expr}::jsonb ->> ({index})::int))::bigint"
 
     def json_text(self, expr: str, path: tuple[str, ...]) -> str:
         """The text at `path` inside a JSON column (NULL when absent)."""
@@ -127,6 +128,31 @@ class Postgres:
     def json_field(self, expr: str, key: str, kind: str = "text") -> str:
         text = f"({expr} ->> '{key}')"
         return {"int": f"{text}::bigint", "text": text}[kind]
+
+    def json_value(self, expr: str, key: str) -> str:
+        """The JSON value under `key` of a JSON object, as JSON (null when absent)."""
+        return f"COALESCE(({expr})::jsonb -> '{key}', 'null'::jsonb)"
+
+    def array_length(self, expr: str) -> str:
+        """The length of a JSON column holding an array; NULL when it holds anything else."""
+        return (
+            f"(CASE WHEN jsonb_typeof({expr}::jsonb) = 'array' "
+            f"THEN jsonb_array_length({expr}::jsonb) END)"
+        )
+
+    def member(self, column: str, ids: str) -> str:
+        """`column` is one of the ids the subquery `ids` selects. As an array, PostgreSQL
+        walks the column's index once per id instead of guessing the subquery's size."""
+        return f"{column} = ANY(ARRAY({ids}))"
+
+    def fence(self) -> str:
+        """Keeps a derived table from being merged into its query: its scalar subqueries then
+        run once per row, not once per aggregate that reads them."""
+        return " OFFSET 0"
+
+    def days_ago(self, days: int) -> str:
+        """The moment `days` days before the statement's start, comparable to timestamps."""
+        return f"(now() - make_interval(days => {int(days)}))"
 
 
 class Sqlite(Postgres):
@@ -183,7 +209,8 @@ class Sqlite(Postgres):
         return "'true'" if value else "'false'"
 
     def float(self, expr: str) -> str:
-        return f"json_quote({expr})"
+        # json_quote() writes 15 significant digits; 17 (and the `.0` `!` keeps) round-trip.
+        return f"(CASE WHEN {expr} IS NULL THEN 'null' ELSE printf('%!.17g', {expr}) END)"
 
     def json_column(self, expr: str) -> str:
         return f"IFNULL(json({expr}), 'null')"
@@ -219,6 +246,22 @@ class Sqlite(Postgres):
 
     def json_text(self, expr: str, path: tuple[str, ...]) -> str:
         return f"json_extract({expr}, '$.{'.'.join(path)}')"
+
+    def json_value(self, expr: str, key: str) -> str:
+        return f"IFNULL({expr} -> '$.{key}', 'null')"
+
+    def array_length(self, expr: str) -> str:
+        return f"(CASE WHEN json_type({expr}) = 'array' THEN json_array_length({expr}) END)"
+
+    def member(self, column: str, ids: str) -> str:
+        return f"{column} IN ({ids})"
+
+    def fence(self) -> str:
+        return ""
+
+    def days_ago(self, days: int) -> str:
+        # The stored text of a timestamp (isoformat(" ")), to milliseconds.
+        return f"strftime('%Y-%m-%d %H:%M:%f', 'now', '-{int(days)} days')"
 
 
 POSTGRES = Postgres()

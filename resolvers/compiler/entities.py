@@ -207,9 +207,10 @@ ENTITIES: dict[str, Entity] = {
             "primary": Column("primary", BOOL),
             "active": Column("active", BOOL),
             "salesReadyThreshold": Column("sales_ready_threshold", INT),
+            "appliesTo": Column("applies_to", JSON),
             **CREATED,
         },
-        computed=frozenset({"rules", "grades", "appliesTo"}),
+        computed=frozenset({"rules", "grades"}),
     ),
     "ApiKey": Entity(
         "ApiKey",
@@ -252,7 +253,33 @@ ENTITIES: dict[str, Entity] = {
         },
     ),
 }
+ENTITIES["Webhook"] = Entity(
+    "Webhook",
+    "webhook",
+    {
+        "url": Column("url"),
+        "events": Column("events", JSON),
+        "active": Column("active", BOOL),
+        "createdAt": Column("created_at", DATETIME),
+    },
+    computed=frozenset({"deliveries"}),
+)
+ENTITIES["WebhookDelivery"] = Entity(
+    "WebhookDelivery",
+    "webhook_delivery",
+    {
+        "eventId": Column("event_id"),
+        "event": Column("event"),
+        "status": Column("status"),
+        "attempts": Column("attempts", INT),
+        "lastStatusCode": Column("last_status_code", INT),
+        "lastError": Column("last_error"),
+        "createdAt": Column("created_at", DATETIME),
+        "deliveredAt": Column("delivered_at", DATETIME),
+    },
+)
 # The connections at the root of Query, by field name.
 ROOT_LISTS = {"accounts": "Account", "contacts": "Contact", "leads": "Lead"}
-# Types `node(id:)` finds (ApiKey is listed through `apiKeys` only: node() answers null).
+# Types `node(id:)` finds. ApiKey, Webhook and WebhookDelivery are listed through their ADMIN
+# root fields only: node() answers null for them, as strawberry does.
 NODE_TYPES = ("Account", "Contact", "Lead", "Interaction", "Opportunity", "ScoringModel")

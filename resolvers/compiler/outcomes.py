@@ -20,10 +20,6 @@ DEFER = "@defer/@stream"
 FRAGMENT_VARIABLES = "fragment variables (experimental syntax)"
 NO_OPERATION = "no single operation to run"
 FORBIDDEN = "a field the caller's role may not read (strawberry answers FORBIDDEN)"
-NOT_YET = (
-    "not compiled yet: webhooks, Account.rollup, and scores and rules (their stored JSON "
-    "changed with issue 12)"
-)
 TOO_DEEP = "nesting deeper than SQLite's parser takes (about five nested connections)"
 RUN_TIME_ERROR = (
     "a client error only the statement could see (report group limit, unknown modelId, "
@@ -44,7 +40,6 @@ DECLINE_REASONS = frozenset(
         NO_OPERATION,
         FORBIDDEN,
         TOO_DEEP,
-        NOT_YET,
         RUN_TIME_ERROR,
     }
 )
