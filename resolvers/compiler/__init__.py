@@ -16,8 +16,10 @@ import orjson
 from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from graphql.execution.values import get_variable_values
 from strawberry.relay.types import GlobalIDValueError
+from tortoise.backends.base.client import TransactionalDBClient
 
 from api.errors import BadUserInput
+from models.pool import fetch_read
 from resolvers.compiler import outcomes
 from resolvers.compiler.compiler import Compiler
 from resolvers.compiler.dialects import POSTGRES, SQLITE, register_sqlite_functions
@@ -216,9 +218,17 @@ def too_deep(exc: Exception) -> bool:
 
 
 async def execute_plan(conn: Any, plan: Plan, postgres: bool) -> Any:
-    """Runs the statement; the driver's statement cache prepares it once per connection."""
+    """Runs the statement; the driver's statement cache prepares it once per connection.
+
+    Outside a transaction, PostgreSQL reads run on a pooled connection of their own through
+    `models.pool.fetch_read`, whose release skips the pool's reset round trip."""
     if not postgres:
         await register_sqlite_functions(conn)
+    elif getattr(conn, "_pool", None) is not None and not isinstance(conn, TransactionalDBClient):
+        text = await conn._translate_exceptions(
+            lambda _: fetch_read(conn._pool, plan.sql, plan.params)
+        )
+        return orjson.loads(text)
     rows = await conn.execute_query_dict(plan.sql, list(plan.params))
     return orjson.loads(rows[0]["data"])
 
