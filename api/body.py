@@ -76,7 +76,7 @@ class JsonRequestGuard:
         elif request.method == "POST" and content_type == "application/json":
             body = await request.body()
             message = self._check_body(body)
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         else:
             message = None
         if message is not None:
@@ -108,7 +108,20 @@ class JsonRequestGuard:
         return problem(payload, self.max_depth)
 
 
-def _replay(body: bytes, original: Receive) -> Receive:
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body from ASGI `receive` messages."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def replay(body: bytes, original: Receive) -> Receive:
     """A `receive` that hands the already-read body to the next app, then listens on."""
     sent = False
 
