@@ -157,6 +157,15 @@ def cache_key(
     return (query, operation_name, encoded, principal.workspace_id, principal.role, postgres)
 
 
+def plan_cache(schema: Any) -> PlanCache | None:
+    """The schema's plan cache (the read path extension's), found once per schema."""
+    found = schema.__dict__.get("_leadgraph_plan_cache", False)
+    if found is False:
+        found = next((e.cache for e in schema.extensions if hasattr(e, "cache")), None)
+        schema.__dict__["_leadgraph_plan_cache"] = found
+    return found
+
+
 async def answer_repeat(schema: Any, request_data: Any, principal: Any) -> Any:
     """The answer to an exact repeat of a read that passed every check (validation, depth,
     aliases, tokens, cost, NUL, permissions) and was answered by its plan: those checks depend on
@@ -167,7 +176,7 @@ async def answer_repeat(schema: Any, request_data: Any, principal: Any) -> Any:
     from api import metrics
     from models.sql import connection, is_postgres
 
-    cache = next((e.cache for e in schema.extensions if hasattr(e, "cache")), None)
+    cache = plan_cache(schema)
     if cache is None or principal is None or not isinstance(request_data.query, str):
         return None
     conn = connection()
