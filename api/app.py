@@ -11,7 +11,6 @@ import orjson
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -27,6 +26,7 @@ from api import graphiql, metrics
 from api.auth import ApiKeyAuthenticator, TokenVerifier
 from api.body import JsonRequestGuard, read_body, replay
 from api.capture import CaptureEdge, CapturePreflight
+from api.compression import GZip
 from api.context import Context, request_id
 from api.dispatcher import webhook_dispatcher
 from api.errors import is_database_outage
@@ -360,7 +360,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.router.routes.extend([*graphiql.routes(settings), *metrics.routes(settings)])
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    app.add_middleware(GZip, minimum_size=settings.gzip_min_bytes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -74,7 +74,7 @@ class JsonRequestGuard:
         if request.method == "GET":
             message = self._check_query_params(request)
         elif request.method == "POST" and content_type == "application/json":
-            body = await request.body()
+            body = await read_body(receive)
             message = self._check_body(body)
             receive = replay(body, receive)
         else:
