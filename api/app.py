@@ -59,6 +59,13 @@ async def pending_migrations(settings: Settings) -> list[str]:
     return [f"{step.migration.app_label}.{step.migration.name}" for step in await executor.plan()]
 
 
+# What strawberry's get_sub_response starts from (no status, no headers): a repeat sets nothing
+# on it, and create_response only reads it, so one instance serves every repeat.
+NO_SUB_RESPONSE = Response()
+NO_SUB_RESPONSE.status_code = None  # type: ignore[assignment]
+del NO_SUB_RESPONSE.headers["content-length"]
+
+
 class GraphQLView(WebSocketAuth, GraphQL):
     """Strawberry's ASGI view with our context and orjson encoding."""
 
@@ -132,7 +139,7 @@ class GraphQLView(WebSocketAuth, GraphQL):
         result = await answer_repeat(self.schema, request_data, principal)
         if result is None:
             return None
-        return self.create_response({"data": result.data}, await self.get_sub_response(None))
+        return self.create_response({"data": result.data}, NO_SUB_RESPONSE)
 
     async def execute_single(  # type: ignore[override]
         self, request, request_adapter, sub_response, context, root_value, request_data
