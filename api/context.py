@@ -37,6 +37,10 @@ class Context:
             self._loaders = Loaders(self.principal.workspace_id, self.settings)
         return self._loaders
 
+    @loaders.setter
+    def loaders(self, value: "Loaders | None") -> None:
+        self._loaders = value
+
     @property
     def workspace_id(self) -> int:
         assert self.principal is not None  # every executed operation is authenticated
