@@ -74,9 +74,9 @@ class JsonRequestGuard:
         if request.method == "GET":
             message = self._check_query_params(request)
         elif request.method == "POST" and content_type == "application/json":
-            body = await request.body()
+            body = await read_body(receive)
             message = self._check_body(body)
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         else:
             message = None
         if message is not None:
@@ -108,7 +108,20 @@ class JsonRequestGuard:
         return problem(payload, self.max_depth)
 
 
-def _replay(body: bytes, original: Receive) -> Receive:
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body from ASGI `receive` messages."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def replay(body: bytes, original: Receive) -> Receive:
     """A `receive` that hands the already-read body to the next app, then listens on."""
     sent = False
 

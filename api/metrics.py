@@ -92,9 +92,12 @@ class Observation:
 current: ContextVar[Observation | None] = ContextVar("leadgraph_observation", default=None)
 
 
+_ANSWERED, _DECLINED = FAST_PATH.labels("answered"), FAST_PATH.labels("declined")
+
+
 def fast_path(*, answered: bool) -> None:
     """The SQL fast path answered a read operation or declined it."""
-    FAST_PATH.labels("answered" if answered else "declined").inc()
+    (_ANSWERED if answered else _DECLINED).inc()
 
 
 def rate_limited() -> None:

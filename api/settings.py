@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from tortoise.backends.base.config_generator import expand_db_url
 
 from models import MODEL_MODULES
+from models.pool import reset_unless_clean
 
 DEFAULT_DATABASE_URL = "sqlite://leadgraph.sqlite3"
 
@@ -156,10 +157,10 @@ class Settings:
             url = urlunsplit(parts._replace(query=urlencode(query)))
         connection: str | dict = url
         if self.is_postgres:
-            # PostgreSQL's own time limits on every pooled session. The pool keeps asyncpg's
-            # own reset on release: without it, a connection given back while its statement was
-            # cancelled mid-protocol kept that statement's locks (seen in CI).
+            # PostgreSQL's own time limits on every pooled session; asyncpg's reset on release
+            # unless the connection ran one compiled read and nothing else (models/pool.py).
             connection = self._with_time_budget(url)
+            connection["credentials"]["reset"] = reset_unless_clean
         return {
             "connections": {"default": connection},
             "apps": {

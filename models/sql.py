@@ -30,6 +30,9 @@ class Sql:
         self.postgres = postgres
         self.params: list[Any] = []
         self._aliases = 0
+        # The placeholder of the caller's workspace when the whole statement is scoped to one
+        # (the read compiler sets it); filters on a to-one relation use it (resolvers/filtering).
+        self.workspace: str | None = None
 
     def param(self, value: Any) -> str:
         if isinstance(value, datetime):

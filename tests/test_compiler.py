@@ -375,6 +375,21 @@ async def test_repeats_skip_the_pipeline_but_not_the_checks(
     assert too_big["data"] is None and too_big["errors"]
 
 
+async def test_a_repeat_is_sent_as_the_first_answer_was(tenant, data):
+    """The repeat lane answers before strawberry's HTTP view: same status, media type (both
+    `application/json` and the negotiated `application/graphql-response+json`) and bytes."""
+    body = {"query": "query($n: Int) { contacts(first: $n) { totalCount } }", "variables": {"n": 2}}
+    for accept in ("application/json", "application/graphql-response+json"):
+        headers = {"Authorization": f"Bearer {tenant.keys[Role.ADMIN]}", "Accept": accept}
+        first, repeat = [
+            await tenant.http.post("/graphql", json=body, headers=headers) for _ in range(2)
+        ]
+        assert repeat.status_code == first.status_code == 200
+        assert repeat.headers["content-type"] == first.headers["content-type"]
+        assert accept in repeat.headers["content-type"]
+        assert repeat.content == first.content
+
+
 async def test_expensive_reads_are_never_answered_as_repeats(tenant, data, monkeypatch):
     """A read the preflight bills as expensive holds one of the workspace's few slots while it
     runs (api/preflight.py); its exact repeat must take that slot again, so it always goes

@@ -72,3 +72,20 @@ async def test_large_responses_are_gzipped_for_clients_that_accept_it(tenant):
     )
     assert "content-encoding" not in raw.headers
     assert len(gzip.compress(raw.content)) < len(raw.content)
+
+
+async def test_plain_answers_say_they_vary_by_accept_encoding_when_large(tenant):
+    """Without gzip, a response over the threshold is sent as is with `Vary: Accept-Encoding`
+    (so caches keep the two forms apart), a small one without it, as Starlette's middleware
+    does; the repeat of a read (answered before strawberry) is sent the same way."""
+    for n in range(40):
+        await tenant.mutate("createAccount", {"name": f"Account number {n:03}"}, "account { id }")
+    plain = {**auth(tenant), "Accept-Encoding": "identity"}
+    large = {"query": "{ accounts(first: 40) { edges { node { id name industry city } } } }"}
+    answers = [await tenant.http.post("/graphql", json=large, headers=plain) for _ in range(2)]
+    for answer in answers:
+        assert answer.headers["vary"] == "Accept-Encoding"
+        assert "content-encoding" not in answer.headers
+    assert answers[0].content == answers[1].content
+    small = await tenant.http.post("/graphql", json={"query": "{ __typename }"}, headers=plain)
+    assert "vary" not in small.headers

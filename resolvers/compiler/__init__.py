@@ -16,8 +16,10 @@ import orjson
 from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from graphql.execution.values import get_variable_values
 from strawberry.relay.types import GlobalIDValueError
+from tortoise.backends.base.client import TransactionalDBClient
 
 from api.errors import BadUserInput
+from models.pool import fetch_read
 from resolvers.compiler import outcomes, scores
 from resolvers.compiler.compiler import Compiler
 from resolvers.compiler.dialects import POSTGRES, SQLITE, register_sqlite_functions
@@ -156,6 +158,15 @@ def cache_key(
     return (query, operation_name, encoded, principal.workspace_id, principal.role, postgres)
 
 
+def plan_cache(schema: Any) -> PlanCache | None:
+    """The schema's plan cache (the read path extension's), found once per schema."""
+    found = schema.__dict__.get("_leadgraph_plan_cache", False)
+    if found is False:
+        found = next((e.cache for e in schema.extensions if hasattr(e, "cache")), None)
+        schema.__dict__["_leadgraph_plan_cache"] = found
+    return found
+
+
 async def answer_repeat(schema: Any, request_data: Any, principal: Any) -> Any:
     """The answer to an exact repeat of a read that passed every check (validation, depth,
     aliases, tokens, cost, NUL, permissions) and was answered by its plan: those checks depend on
@@ -166,7 +177,7 @@ async def answer_repeat(schema: Any, request_data: Any, principal: Any) -> Any:
     from api import metrics
     from models.sql import connection, is_postgres
 
-    cache = next((e.cache for e in schema.extensions if hasattr(e, "cache")), None)
+    cache = plan_cache(schema)
     if cache is None or principal is None or not isinstance(request_data.query, str):
         return None
     conn = connection()
@@ -217,13 +228,22 @@ def too_deep(exc: Exception) -> bool:
 
 
 async def execute_plan(conn: Any, plan: Plan, postgres: bool) -> Any:
-    """Runs the statement; the driver's statement cache prepares it once per connection."""
+    """Runs the statement; the driver's statement cache prepares it once per connection.
+
+    Outside a transaction, PostgreSQL reads run on a pooled connection of their own through
+    `models.pool.fetch_read`, whose release skips the pool's reset round trip."""
     if not postgres:
         await register_sqlite_functions(conn)
-    rows = await conn.execute_query_dict(plan.sql, list(plan.params))
-    if rows[0].get(outcomes.FALLBACK_COLUMN):
+    elif getattr(conn, "_pool", None) is not None and not isinstance(conn, TransactionalDBClient):
+        conn.log.debug("%s: %s", plan.sql, plan.params)  # as tortoise logs (statement counts)
+        row = await conn._translate_exceptions(
+            lambda _: fetch_read(conn._pool, plan.sql, plan.params)
+        )
+    else:
+        row = (await conn.execute_query_dict(plan.sql, list(plan.params)))[0]
+    if row.get(outcomes.FALLBACK_COLUMN):
         raise outcomes.Fallback
-    data = orjson.loads(rows[0]["data"])
+    data = orjson.loads(row["data"])
     return scores.explain(data) if plan.explains else data
 
 

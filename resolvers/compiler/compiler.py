@@ -192,6 +192,7 @@ class Compiler:
     def condition(self, type_name: str, filter_: Any) -> list[str]:
         if filter_ is None:
             return []
+        self.q.workspace = self.ws
         return [retarget(ENTITIES[type_name].condition(filter_, MARKER, self.q))]
 
     def page(self, args: PageArgs) -> int:
