@@ -43,25 +43,28 @@ class Postgres:
         """A text or number column as a JSON value."""
         return expr
 
-    def agg(self, expr: str, order: str, where: str | None = None) -> str:
-        """A JSON array of `expr` over the rows, ordered by `order`; `[]` over none."""
+    def agg(self, expr: str, order: str | None, where: str | None = None) -> str:
+        """A JSON array of `expr` over the rows, ordered by `order` (None: in the order the rows
+        come, which a derived table's ORDER BY or an index walk gives); `[]` over none."""
         filt = f" FILTER (WHERE {where})" if where else ""
-        return f"COALESCE(json_agg({expr} ORDER BY {order}){filt}, '[]'::json)"
+        ordered = f" ORDER BY {order}" if order else ""
+        return f"COALESCE(json_agg({expr}{ordered}){filt}, '[]'::json)"
 
-    def rows_in_order(self, order: str) -> str:
-        """The ORDER BY a derived table needs for its aggregate: none, `agg` orders itself."""
-        return ""
+    def rows_in_order(self, order: str, presorted: bool = True) -> str:
+        """The ORDER BY a derived table needs so that its aggregate reads rows in `order`:
+        none when they come so already (PostgreSQL's aggregate reads a subquery's rows in its
+        order) or when `agg` is given the order (and sorts them itself)."""
+        return "" if presorted else f" ORDER BY {order}"
 
     def text(self, value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
     def datetime(self, expr: str) -> str:
         """Python's isoformat() of a UTC timestamp: microseconds only when there are some."""
-        utc = f"({expr} AT TIME ZONE 'UTC')"
+        # One to_char with the microseconds, dropped again when they are all zeros.
         return (
-            f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
-            f"date_part('microseconds', {utc})::bigint % 1000000 = 0 THEN '' "
-            f"ELSE to_char({utc}, '.US') END || '+00:00')"
+            f"replace(to_char(({expr} AT TIME ZONE 'UTC'), "
+            f"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), '.000000+', '+')"
         )
 
     def boolean(self, expr: str) -> str:
@@ -187,12 +190,12 @@ class Sqlite(Postgres):
     def scalar(self, expr: str) -> str:
         return f"json_quote({expr})"
 
-    def agg(self, expr: str, order: str, where: str | None = None) -> str:
+    def agg(self, expr: str, order: str | None, where: str | None = None) -> str:
         # SQLite 3.40 has no ORDER BY inside aggregates: the rows come ordered.
         filt = f" FILTER (WHERE {where})" if where else ""
         return f"'[' || IFNULL(group_concat({expr}, ','){filt}, '') || ']'"
 
-    def rows_in_order(self, order: str) -> str:
+    def rows_in_order(self, order: str, presorted: bool = True) -> str:
         return f" ORDER BY {order}"
 
     def text(self, value: str) -> str:
