@@ -179,6 +179,9 @@ QUERIES_BY_HAND = [
     "{ leads(orderBy: [{field: SCORE, direction: DESC}]) { edges { node { topic score grade salesReady history { at fromStatus toStatus reason apiKeyName } opportunity { id name estimatedValue lead { topic } contact { lastName } account { name } } } } } }",
     "{ scoringModels { __typename id name primary active salesReadyThreshold createdAt updatedAt grades { __typename label minScore } } apiKeys { id name role createdAt lastUsedAt revokedAt } }",
     "{ leads(last: 2) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { topic } } } accounts(last: 10, orderBy: [{field: NAME, direction: DESC}]) { totalCount pageInfo { hasPreviousPage hasNextPage startCursor endCursor } edges { node { name } } } }",
+    # page shapes: backward edges without pageInfo (rows re-ordered for display), backward
+    # hasPreviousPage alone (numbered, not counted), a nested startCursor without edges
+    "{ accounts(last: 3, orderBy: [{field: NAME}]) { edges { cursor node { name } } } contacts(last: 2) { pageInfo { hasPreviousPage } edges { node { lastName } } } leads { edges { node { interactions(first: 1) { pageInfo { startCursor } } } } } }",
     "{ contacts(last: 0) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor } } leads(first: 0) { totalCount pageInfo { hasNextPage endCursor } } }",
     '{ nodes(ids: ["QWNjb3VudDox", "Q29udGFjdDox", "TGVhZDox", "U2NvcmluZ01vZGVsOjE=", "QXBpS2V5OjE=", "T3Bwb3J0dW5pdHk6MQ==", "SW50ZXJhY3Rpb246MQ==", "Tm9wZTox"]) { __typename id ... on Node { id } ... on ScoringModel { name } ... on Opportunity { name lead { topic } } ... on Interaction { type } } }',
     "{ leads { edges { node { topic firstTouch { at url referrer utmSource utmMedium utmCampaign utmTerm utmContent } lastTouch { __typename at url utmSource } contact { firstTouch { at url } } } } } apiKeys { allowedOrigins rateLimitPerMinute rateLimitPerAddress } }",
