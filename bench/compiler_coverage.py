@@ -41,7 +41,7 @@ outcomes: Counter[str] = Counter()
 @settings(max_examples=N, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(document=DOCUMENTS, seed=st.integers(0, 2**32))
 def sample(document, seed):
-    document = realistic(document) if REALISTIC else document
+    document = realistic(document, SCHEMA._schema) if REALISTIC else document
     parsed = parse(with_fragments(SCHEMA._schema, document, seed))
     if validate(SCHEMA._schema, parsed):
         outcomes["(invalid: the limits or validation refuse it first)"] += 1

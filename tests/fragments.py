@@ -13,9 +13,11 @@ from graphql import (
     BooleanValueNode,
     DirectiveNode,
     DocumentNode,
+    EnumValueNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLInputObjectType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLSchema,
@@ -24,6 +26,7 @@ from graphql import (
     ListValueNode,
     NamedTypeNode,
     NameNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
@@ -115,50 +118,91 @@ def with_fragments(schema: GraphQLSchema, document: DocumentNode, seed: int) -> 
 
 
 VALID_IDS = ("QWNjb3VudDox", "Q29udGFjdDox", "TGVhZDox", "U2NvcmluZ01vZGVsOjE=")
+# Arguments a client fills from the app's state, not at random: the value a real client sends.
+CLIENT_VALUES = {
+    "timeZone": StringValueNode(value="Europe/Berlin"),
+    "from": StringValueNode(value="2026-01-01T00:00:00Z"),
+    "to": StringValueNode(value="2026-07-01T00:00:00Z"),
+    "modelId": StringValueNode(value=VALID_IDS[3]),
+}
+DUPLICATE_TYPES = ("CONTACT", "ACCOUNT")  # what `duplicates(type:)` takes of RecordType
 
 
-def _realistic_arguments(field: FieldNode) -> tuple:
+def _realistic_value(value, of_type, index: int = 0):
+    """IDs anywhere in an input (filters, lists) become well-formed IDs; the rest is kept."""
+    while isinstance(of_type, GraphQLNonNull):
+        of_type = of_type.of_type
+    if isinstance(of_type, GraphQLList) and isinstance(value, ListValueNode):
+        return replace(
+            value,
+            values=tuple(
+                _realistic_value(v, of_type.of_type, i) for i, v in enumerate(value.values)
+            ),
+        )
+    if isinstance(of_type, GraphQLInputObjectType) and isinstance(value, ObjectValueNode):
+        return replace(
+            value,
+            fields=tuple(
+                replace(f, value=_realistic_value(f.value, of_type.fields[f.name.value].type))
+                for f in value.fields
+            ),
+        )
+    if getattr(of_type, "name", None) == "ID" and isinstance(
+        value, (StringValueNode, IntValueNode)
+    ):
+        return StringValueNode(value=VALID_IDS[index % len(VALID_IDS)])
+    return value
+
+
+def _realistic_arguments(field: FieldNode, field_def) -> tuple:
     arguments = []
     names = {a.name.value for a in field.arguments or ()}
     for argument in field.arguments or ():
         name, value = argument.name.value, argument.value
-        if name in ("after", "before") or (name == "last" and "first" in names):
-            continue  # random cursors and first+last are client errors
+        if name in ("after", "before", "since") or (name == "last" and "first" in names):
+            continue  # random cursors and sync tokens, first+last: client errors
         if name in ("first", "last") and isinstance(value, IntValueNode):
-            value = IntValueNode(value=str(min(max(int(value.value), 0), 100)))
-        elif name == "id" and isinstance(value, StringValueNode):
-            value = StringValueNode(value=VALID_IDS[len(value.value) % len(VALID_IDS)])
-        elif name == "ids" and isinstance(value, ListValueNode):
-            value = ListValueNode(
-                values=tuple(StringValueNode(value=i) for i in VALID_IDS[: len(value.values)])
-            )
+            value = IntValueNode(value=str(min(max(int(value.value), 1), 100)))
+        elif name == "bucketSize" and isinstance(value, IntValueNode):
+            value = IntValueNode(value=str(min(max(int(value.value), 1), 1000)))
+        elif name in CLIENT_VALUES and isinstance(value, StringValueNode):
+            value = CLIENT_VALUES[name]
+        elif name == "type" and field.name.value == "duplicates":
+            value = EnumValueNode(value=DUPLICATE_TYPES[len(str(value)) % 2])
+        elif field_def is not None and name in field_def.args:
+            value = _realistic_value(value, field_def.args[name].type)
         arguments.append(replace(argument, value=value))
     return tuple(arguments)
 
 
-def _realistic(node: SelectionSetNode | None) -> SelectionSetNode | None:
+def _realistic(node: SelectionSetNode | None, parent, schema) -> SelectionSetNode | None:
     if node is None:
         return None
     selections = []
     for sel in node.selections:
         if isinstance(sel, FieldNode):
+            field_def = getattr(parent, "fields", {}).get(sel.name.value)
+            inner = _named(field_def.type) if field_def is not None else None
             sel = replace(
                 sel,
-                arguments=_realistic_arguments(sel),
-                selection_set=_realistic(sel.selection_set),
+                arguments=_realistic_arguments(sel, field_def),
+                selection_set=_realistic(sel.selection_set, inner, schema),
             )
         elif isinstance(sel, InlineFragmentNode):
-            sel = replace(sel, selection_set=_realistic(sel.selection_set))
+            inner = schema.get_type(sel.type_condition.name.value) if sel.type_condition else parent
+            sel = replace(sel, selection_set=_realistic(sel.selection_set, inner, schema))
         selections.append(sel)
     return SelectionSetNode(selections=tuple(selections))
 
 
-def realistic(document: DocumentNode) -> DocumentNode:
-    """The same query without what only a fuzzer sends: random cursors and IDs, page sizes out of
-    range, `first` with `last` (the compiler declines those as client errors, as it should)."""
+def realistic(document: DocumentNode, schema: GraphQLSchema) -> DocumentNode:
+    """The same query without what only a fuzzer sends: random cursors, sync tokens and IDs
+    (also inside filters), page and bucket sizes out of range, `first` with `last`, unknown time
+    zones, an empty period, record types `duplicates` does not take. The compiler declines those
+    as client errors, as it should; they say nothing about what it covers."""
     return DocumentNode(
         definitions=tuple(
-            replace(d, selection_set=_realistic(d.selection_set))
+            replace(d, selection_set=_realistic(d.selection_set, schema.query_type, schema))
             if isinstance(d, OperationDefinitionNode)
             else d
             for d in document.definitions
