@@ -14,6 +14,7 @@ from api.types.lead import Lead
 from api.types.scoring import ScoreChange, ScoringModel
 from models import recording
 from models.errors import DomainError, ErrorCode
+from models.pool import mark_committed
 from models.sql import connection
 from resolvers.interaction_checks import check_input, fingerprint, score_change
 
@@ -102,6 +103,7 @@ async def _write(write: recording.Item, actor: str | None, now: datetime):
             await _rollback(con)
             raise
         await con.execute("COMMIT")
+        mark_committed(con)  # nothing outlives the COMMIT: no reset round trip (models/pool.py)
     return row, active
 
 
