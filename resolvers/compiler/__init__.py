@@ -234,7 +234,8 @@ async def execute_plan(conn: Any, plan: Plan, postgres: bool) -> Any:
     `models.pool.fetch_read`, whose release skips the pool's reset round trip."""
     if not postgres:
         await register_sqlite_functions(conn)
-    elif getattr(conn, "_pool", None) is not None and not isinstance(conn, TransactionalDBClient):
+    pooled = getattr(conn, "_pool", None) is not None
+    if postgres and pooled and not isinstance(conn, TransactionalDBClient):
         conn.log.debug("%s: %s", plan.sql, plan.params)  # as tortoise logs (statement counts)
         row = await conn._translate_exceptions(
             lambda _: fetch_read(conn._pool, plan.sql, plan.params)
