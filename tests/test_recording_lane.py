@@ -1,0 +1,165 @@
+"""recordInteraction's lane (resolvers/recording_lane.py): once the full pipeline has answered a
+document, later requests with it are answered without strawberry's execution, with the same
+bytes: replays and userErrors compared byte for byte with the pipeline's answer to the same
+request, fresh writes compared with their ids set aside; unusual requests still go through the
+pipeline."""
+
+import os
+
+import orjson
+import pytest
+from scoring_helpers import contact_with_leads, make_model
+
+from models import Interaction, Role
+from resolvers import recording_lane
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("LEADGRAPH_TEST_DATABASE_URL", "").startswith("postgres"),
+    reason="the lane serves resolvers/recording.py's PostgreSQL path",
+)
+
+PLAIN = """mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) {
+  interaction { id }
+  scoreChanges { lead { id } previousScore score grade salesReady becameSalesReady }
+  userErrors { code } } }"""
+FRAGMENTS = """mutation Rec($i: RecordInteractionInput!) { rec: recordInteraction(input: $i) {
+  __typename ...Payload } }
+fragment Payload on RecordInteractionPayload {
+  interaction { ...Item when: occurredAt }
+  scoreChanges { ... on ScoreChange { lead { __typename ...LeadFields } m: model { name }
+    previousScore score grade salesReady becameSalesReady __typename } }
+  userErrors { field message code existingIds __typename } }
+fragment Item on Interaction { id type metadata __typename }
+fragment LeadFields on Lead { id topic status score grade salesReady email createdAt updatedAt }"""
+SCALARS = """mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) {
+  userErrors { message } interaction { type occurredAt metadata id }
+  scoreChanges { score lead { status id } } } }"""
+SHAPES = [PLAIN, FRAGMENTS, SCALARS]
+OCCURRED = "2024-05-01T10:00:00+00:00"
+
+
+def forget(app) -> None:
+    recording_lane.lanes(app.state.schema).clear()
+
+
+async def pipeline_then_lane(tenant, app, query: str, variables: dict) -> tuple[bytes, bytes]:
+    """The pipeline's answer (no lane stored), then the lane's to the same request."""
+    forget(app)
+    before = recording_lane.answered
+    first = await tenant.post(query, variables, Role.MARKETING)
+    assert recording_lane.answered == before
+    second = await tenant.post(query, variables, Role.MARKETING)
+    assert recording_lane.answered == before + 1, "the lane did not answer"
+    assert first.status_code == second.status_code == 200
+    assert first.headers["content-type"] == second.headers["content-type"]
+    return first.content, second.content
+
+
+@pytest.mark.parametrize("query", SHAPES)
+async def test_replays_are_answered_with_the_pipelines_bytes(tenant, app, query):
+    """A replayed idempotency key answers the stored interaction and the current scores: the
+    lane's bytes equal the pipeline's for every selection shape (fragments, aliases,
+    __typename, lead fields, metadata as given)."""
+    await make_model(tenant, name="Second", primary=False)
+    contact_id, _ = await contact_with_leads(tenant)
+    item = {
+        "contactId": contact_id,
+        "type": "FORM_SUBMITTED",
+        "occurredAt": OCCURRED,
+        "metadata": {"b": 1, "a": [1, "x"]},
+        "idempotencyKey": "k-1",
+    }
+    await tenant.gql(query, {"i": item}, Role.MARKETING)
+    pipeline, lane = await pipeline_then_lane(tenant, app, query, {"i": item})
+    assert pipeline == lane
+    assert await Interaction.all().count() == 1
+
+
+SET_ASIDE = {"id", "createdAt", "updatedAt"}  # the two contacts' leads differ in these only
+
+
+def without_ids(value):
+    if isinstance(value, dict):
+        return {k: "<set aside>" if k in SET_ASIDE else without_ids(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_ids(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("query", SHAPES)
+async def test_fresh_writes_match_the_pipelines_answer(tenant, app, query):
+    """Two contacts with the same leads get the same interaction, one through the pipeline and
+    one through the lane: the answers agree key for key and value for value but the ids and the leads'
+    timestamps, and
+    both interactions are stored."""
+    first_contact, _ = await contact_with_leads(tenant)
+    second_contact, _ = await contact_with_leads(tenant)
+    forget(app)
+    before = recording_lane.answered
+    item = {"type": "EMAIL_OPENED", "occurredAt": OCCURRED, "metadata": {"z": 1, "a": 2}}
+    pipeline = await tenant.post(query, {"i": {**item, "contactId": first_contact}}, Role.MARKETING)
+    lane = await tenant.post(query, {"i": {**item, "contactId": second_contact}}, Role.MARKETING)
+    assert recording_lane.answered == before + 1
+    assert orjson.dumps(without_ids(pipeline.json())) == orjson.dumps(without_ids(lane.json()))
+    assert "errors" not in lane.json()
+    assert await Interaction.filter(contact_id__not_isnull=True).count() == 2
+
+
+async def test_user_errors_are_the_pipelines(tenant, app):
+    """Every refusal (no such contact, a lead of another contact, a reused idempotency key, an
+    occurredAt in the future) is the pipeline's payload, byte for byte, and writes nothing."""
+    contact_id, _ = await contact_with_leads(tenant)
+    _, (other_lead,) = await contact_with_leads(tenant, topics=["Wind"])
+    await tenant.gql(
+        PLAIN,
+        {"i": {"contactId": contact_id, "type": "EMAIL_OPENED", "idempotencyKey": "used"}},
+        Role.MARKETING,
+    )
+    missing = contact_id.replace(contact_id, "Q29udGFjdDo5OTk5OQ==")  # Contact:99999
+    refusals = [
+        {"contactId": missing, "type": "EMAIL_OPENED"},
+        {"contactId": contact_id, "leadId": other_lead, "type": "EMAIL_OPENED"},
+        {"contactId": contact_id, "type": "PAGE_VISITED", "idempotencyKey": "used"},
+        {"contactId": contact_id, "type": "EMAIL_OPENED", "occurredAt": "2999-01-01T00:00:00Z"},
+    ]
+    for item in refusals:
+        for query in (FRAGMENTS, PLAIN):
+            pipeline, lane = await pipeline_then_lane(tenant, app, query, {"i": item})
+            assert pipeline == lane, item
+            assert b'"userErrors":[{' in lane or b'"userErrors": [{' in lane
+    assert await Interaction.all().count() == 1
+
+
+async def test_unusual_requests_go_through_the_pipeline(tenant, app):
+    """A selection with a field of its own resolver (interaction.contact), a directive, or
+    variables that do not coerce is answered by the pipeline every time; a role that may not
+    record is refused every time."""
+    forget(app)
+    contact_id, _ = await contact_with_leads(tenant)
+    nested = PLAIN.replace("interaction { id }", "interaction { id contact { id } }")
+    directive = PLAIN.replace("interaction { id }", "interaction { id @include(if: true) }")
+    before = recording_lane.answered
+    for query in (nested, directive):
+        for _ in range(2):
+            data = await tenant.gql(
+                query, {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}}, Role.MARKETING
+            )
+            assert data["recordInteraction"]["userErrors"] == []
+    await tenant.gql(
+        PLAIN, {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}}, Role.MARKETING
+    )
+    bad = await tenant.post(PLAIN, {"i": {"contactId": contact_id, "type": "NOPE"}}, Role.MARKETING)
+    assert bad.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    nul = await tenant.post(
+        PLAIN,
+        {"i": {"contactId": contact_id, "type": "EMAIL_OPENED", "metadata": "a\x00"}},
+        Role.MARKETING,
+    )
+    assert nul.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    for _ in range(2):
+        refused = await tenant.post(
+            PLAIN, {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}}, Role.SALES
+        )
+        assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert recording_lane.answered == before
+    assert await Interaction.all().count() == 5
