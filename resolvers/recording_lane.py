@@ -74,6 +74,7 @@ class Lane:
 
 
 answered = 0  # requests the lane answered (tests read it)
+uncertain = 0  # of which their COMMIT failed (tests read it)
 
 
 def lanes(schema: Any) -> OrderedDict:
@@ -238,7 +239,7 @@ class Answer:
 
 async def answer(schema: Any, settings: Any, request_data: Any, principal: Any) -> Answer | None:
     """The answer to a recordInteraction request with a stored lane, or None (see the module)."""
-    global answered
+    global answered, uncertain
     stored = lanes(schema)
     if not stored or principal is None:
         return None
@@ -287,6 +288,7 @@ async def answer(schema: Any, settings: Any, request_data: Any, principal: Any) 
         )
     except Exception as exc:
         if recording.committing(exc):  # it may have been written: report it, run nothing again
+            uncertain += 1
             raise Uncertain(exc, lane.node, lane.key, lane.operation_name) from exc
         return None
     leads = {row["id"]: Lead.from_row(row) for row in rows} if payload.score_changes else {}

@@ -163,3 +163,47 @@ async def test_unusual_requests_go_through_the_pipeline(tenant, app):
         assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert recording_lane.answered == before
     assert await Interaction.all().count() == 5
+
+
+FAIL_AT_COMMIT = """
+CREATE FUNCTION lane_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.metadata ->> 'refuse' = 'at commit' THEN
+    RAISE EXCEPTION 'refused at commit';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER lane_test_refuse AFTER INSERT ON interaction
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION lane_test_refuse();
+"""
+
+
+async def test_a_failed_commit_is_reported_as_the_pipeline_reports_it(tenant, app, settings):
+    """A COMMIT that fails (a deferred constraint refuses it) may have taken effect as far as
+    the server knows: the lane runs nothing again and answers the pipeline's error bytes (no
+    data, the masked error at the field's path), and nothing is stored."""
+    from tortoise import connections
+
+    contact_id, _ = await contact_with_leads(tenant)
+    conn = connections.get("default")
+    await conn.execute_script(FAIL_AT_COMMIT)
+    try:
+        variables = {
+            "i": {"contactId": contact_id, "type": "EMAIL_OPENED", "metadata": {"refuse": "no"}}
+        }
+        await tenant.gql(PLAIN, variables, Role.MARKETING)  # the lane is stored
+        before, failed = recording_lane.answered, recording_lane.uncertain
+        refused = {"i": {**variables["i"], "metadata": {"refuse": "at commit"}}}
+        lane = await tenant.post(PLAIN, refused, Role.MARKETING)
+        assert recording_lane.uncertain == failed + 1
+        forget(app)
+        pipeline = await tenant.post(PLAIN, refused, Role.MARKETING)
+        assert recording_lane.uncertain == failed + 1
+        assert recording_lane.answered == before
+        assert lane.content == pipeline.content
+        assert lane.json()["data"] is None
+        assert await Interaction.all().count() == 1
+    finally:
+        await conn.execute_script(
+            "DROP TRIGGER lane_test_refuse ON interaction; DROP FUNCTION lane_test_refuse();"
+        )
