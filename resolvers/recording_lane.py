@@ -25,7 +25,6 @@ from graphql import (
     DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
-    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -42,9 +41,11 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.language import Visitor
 from strawberry import relay
 from strawberry.types.arguments import convert_arguments
+from strawberry.types.base import StrawberryOptional
+from strawberry.types.enum import StrawberryEnumDefinition
 
-from api.errors import ApiError
 from api.input_checks import check_value
+from api.inputs.interaction import RecordInteractionInput
 from api.limits import _has_nul
 from api.types.interaction import RecordInteractionPayload
 from api.types.lead import Lead
@@ -71,10 +72,59 @@ class Lane:
     field_def: GraphQLField
     variable_definitions: Any
     payload: tuple
+    input_fields: tuple | None  # see input_fields()
 
 
 answered = 0  # requests the lane answered (tests read it)
 uncertain = 0  # of which their COMMIT failed (tests read it)
+
+
+def input_fields(schema: Any) -> tuple | None:
+    """(GraphQL name, Python name, is a GlobalID) per field of RecordInteractionInput when each
+    is a scalar, an enum or a GlobalID: what strawberry's `convert_arguments` does to such an
+    input (GlobalID.from_id on the IDs, every other coerced value as it is) in a few
+    microseconds instead of its generic walk; None sends the lane through `convert_arguments`."""
+    definition = RecordInteractionInput.__strawberry_definition__  # type: ignore[attr-defined]
+    registry = schema.schema_converter.scalar_registry
+    fields = []
+    for field in definition.fields:
+        type_ = field.resolve_type(type_definition=definition)
+        if isinstance(type_, StrawberryOptional):
+            type_ = type_.of_type
+        if type_ is not relay.GlobalID and not (
+            isinstance(type_, StrawberryEnumDefinition) or _registered(type_, registry)
+        ):
+            return None
+        name = schema.config.name_converter.from_field(field)
+        fields.append((name, field.python_name, type_ is relay.GlobalID))
+    return tuple(fields)
+
+
+def _registered(type_: Any, registry: Any) -> bool:
+    try:
+        return type_ in registry
+    except TypeError:  # unhashable: not a scalar
+        return False
+
+
+def convert_input(schema: Any, lane: Lane, args: dict) -> Any:
+    """The resolver's `input` argument from the coerced arguments, as strawberry builds it."""
+    if lane.input_fields is None:
+        strawberry_field = lane.field_def.extensions[STRAWBERRY_FIELD]
+        return convert_arguments(
+            args,
+            strawberry_field.arguments,
+            scalar_registry=schema.schema_converter.scalar_registry,
+            config=schema.config,
+        )["input"]
+    value, kwargs = args["input"], {}
+    for graphql_name, python_name, global_id in lane.input_fields:
+        if graphql_name in value:
+            given = value[graphql_name]
+            kwargs[python_name] = (
+                relay.GlobalID.from_id(given) if global_id and given is not None else given
+            )
+    return RecordInteractionInput(**kwargs)
 
 
 def lanes(schema: Any) -> OrderedDict:
@@ -178,6 +228,7 @@ def build(schema: Any, document: Any, operation_name: str | None) -> Lane | None
         field_def,
         operation.variable_definitions or (),
         payload,
+        input_fields(schema),
     )
 
 
@@ -259,16 +310,9 @@ async def answer(schema: Any, settings: Any, request_data: Any, principal: Any) 
         args = get_argument_values(lane.field_def, lane.node, coerced)
         argument = lane.field_def.args["input"]
         check_value(args["input"], [lane.key, "input"], settings.max_input_depth, argument.type)
-        strawberry_field = lane.field_def.extensions[STRAWBERRY_FIELD]
-        converted = convert_arguments(
-            args,
-            strawberry_field.arguments,
-            scalar_registry=schema.schema_converter.scalar_registry,
-            config=schema.config,
-        )
-    except (GraphQLError, ApiError, ValueError, TypeError):
+        item = convert_input(schema, lane, args)
+    except Exception:  # the pipeline reports it (a malformed ID, say) as it does
         return None
-    item = converted["input"]
     if not recording.takes(item):
         return None
     try:

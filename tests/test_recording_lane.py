@@ -13,7 +13,7 @@ from scoring_helpers import contact_with_leads, make_model
 from models import Interaction, Role
 from resolvers import recording_lane
 
-pytestmark = pytest.mark.skipif(
+postgres_only = pytest.mark.skipif(
     not os.environ.get("LEADGRAPH_TEST_DATABASE_URL", "").startswith("postgres"),
     reason="the lane serves resolvers/recording.py's PostgreSQL path",
 )
@@ -55,6 +55,7 @@ async def pipeline_then_lane(tenant, app, query: str, variables: dict) -> tuple[
     return first.content, second.content
 
 
+@postgres_only
 @pytest.mark.parametrize("query", SHAPES)
 async def test_replays_are_answered_with_the_pipelines_bytes(tenant, app, query):
     """A replayed idempotency key answers the stored interaction and the current scores: the
@@ -86,6 +87,7 @@ def without_ids(value):
     return value
 
 
+@postgres_only
 @pytest.mark.parametrize("query", SHAPES)
 async def test_fresh_writes_match_the_pipelines_answer(tenant, app, query):
     """Two contacts with the same leads get the same interaction, one through the pipeline and
@@ -105,6 +107,7 @@ async def test_fresh_writes_match_the_pipelines_answer(tenant, app, query):
     assert await Interaction.filter(contact_id__not_isnull=True).count() == 2
 
 
+@postgres_only
 async def test_user_errors_are_the_pipelines(tenant, app):
     """Every refusal (no such contact, a lead of another contact, a reused idempotency key, an
     occurredAt in the future) is the pipeline's payload, byte for byte, and writes nothing."""
@@ -130,9 +133,11 @@ async def test_user_errors_are_the_pipelines(tenant, app):
     assert await Interaction.all().count() == 1
 
 
+@postgres_only
 async def test_unusual_requests_go_through_the_pipeline(tenant, app):
-    """A selection with a field of its own resolver (interaction.contact), a directive, or
-    variables that do not coerce is answered by the pipeline every time; a role that may not
+    """A selection with a field of its own resolver (interaction.contact), a directive,
+    variables that do not coerce, a NUL character or a malformed ID is answered by the pipeline
+    every time; a role that may not
     record is refused every time."""
     forget(app)
     contact_id, _ = await contact_with_leads(tenant)
@@ -156,6 +161,9 @@ async def test_unusual_requests_go_through_the_pipeline(tenant, app):
         Role.MARKETING,
     )
     assert nul.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    malformed = {"i": {"contactId": "not an id", "type": "EMAIL_OPENED"}}
+    first, second = [await tenant.post(PLAIN, malformed, Role.MARKETING) for _ in range(2)]
+    assert first.content == second.content and b"BAD_USER_INPUT" in first.content
     for _ in range(2):
         refused = await tenant.post(
             PLAIN, {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}}, Role.SALES
@@ -178,6 +186,7 @@ CREATE CONSTRAINT TRIGGER lane_test_refuse AFTER INSERT ON interaction
 """
 
 
+@postgres_only
 async def test_a_failed_commit_is_reported_as_the_pipeline_reports_it(tenant, app, settings):
     """A COMMIT that fails (a deferred constraint refuses it) may have taken effect as far as
     the server knows: the lane runs nothing again and answers the pipeline's error bytes (no
@@ -207,3 +216,44 @@ async def test_a_failed_commit_is_reported_as_the_pipeline_reports_it(tenant, ap
         await conn.execute_script(
             "DROP TRIGGER lane_test_refuse ON interaction; DROP FUNCTION lane_test_refuse();"
         )
+
+
+INPUTS = [
+    {"contactId": "Q29udGFjdDox", "type": "EMAIL_OPENED"},
+    {"leadId": "TGVhZDo0Mg==", "type": "MEETING", "metadata": {"b": [1, None], "a": "x"}},
+    {
+        "contactId": "Q29udGFjdDox",
+        "leadId": None,
+        "type": "PAGE_VISITED",
+        "occurredAt": "2024-05-01T10:00:00+02:00",
+        "metadata": None,
+        "idempotencyKey": "k",
+    },
+    {"contactId": None, "leadId": "TGVhZDo0Mg==", "type": "EMAIL_SENT", "metadata": [1, 2]},
+]
+
+
+@pytest.mark.parametrize("given", INPUTS)
+def test_the_lanes_input_is_strawberrys(app, given):
+    """The lane builds the resolver's input from the coerced variables as strawberry's
+    `convert_arguments` does: equal dataclasses for IDs, enums, dates, JSON, nulls and omitted
+    fields, and a malformed ID fails both ways."""
+    from graphql import parse
+    from graphql.execution.values import get_argument_values, get_variable_values
+    from strawberry.types.arguments import convert_arguments
+
+    schema = app.state.schema
+    lane = recording_lane.build(schema, parse(PLAIN), None)
+    assert lane is not None and lane.input_fields is not None
+    coerced = get_variable_values(schema._schema, lane.variable_definitions, {"i": given})
+    args = get_argument_values(lane.field_def, lane.node, coerced)
+    expected = convert_arguments(
+        args,
+        lane.field_def.extensions["strawberry-definition"].arguments,
+        scalar_registry=schema.schema_converter.scalar_registry,
+        config=schema.config,
+    )["input"]
+    assert recording_lane.convert_input(schema, lane, args) == expected
+    broken = {**args["input"], "contactId": "not an id"}
+    with pytest.raises(ValueError):
+        recording_lane.convert_input(schema, lane, {"input": broken})
