@@ -1,5 +1,6 @@
 """The PostgreSQL pool's reset on release (models/pool.py): no reset round trip after a compiled
-read, the full reset after anything else, and no lock left behind by a request cancelled while
+read or a committed recordInteraction (and nothing of theirs left in the session), the full
+reset after anything else, and no lock left behind by a request cancelled while
 its statement waited (the hazard that made a cheaper reset hang CI once)."""
 
 import asyncio
