@@ -58,6 +58,7 @@ from resolvers import (
     leads,
     lifecycle,
     merges,
+    recording_lane,
 )
 from resolvers import changes as changes_
 from resolvers import duplicates as duplicates_
@@ -401,6 +402,14 @@ class Schema(strawberry.Schema):
             result.errors = mask._process_errors(result.errors)
         return result
 
+    def field_error_result(self, exc: Exception, node, key: str) -> dict:
+        """What execution answers when the non-null root field `key` raised `exc`: no data, the
+        error logged and masked as a resolver's error is (for recordInteraction's lane)."""
+        errors = [GraphQLError(str(exc), nodes=[node], path=[key], original_error=exc)]
+        self.process_errors(errors)
+        errors = MaskUnexpectedErrors(should_mask_error=should_mask_error)._process_errors(errors)
+        return {"data": None, "errors": [error.formatted for error in errors]}
+
     def process_errors(self, errors, execution_context=None) -> None:
         """Log every error with the request id; clients only see masked messages."""
         for error in errors:
@@ -437,6 +446,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             CaptureOnly,
             # The read path: after every limit and permission check above, before masking.
             *([read_path(settings)] if settings.sql_fast_path else []),
+            recording_lane.lane_marker(),  # after every check; sees the executed result
             lambda: MaskUnexpectedErrors(should_mask_error=should_mask_error),
             *([OperationObserver] if settings.metrics or settings.log_format == "json" else []),
         ],

@@ -111,7 +111,7 @@ async def uvicorn_worker(url: str, port: int, **extra_env: str) -> AsyncIterator
         yield server
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        await asyncio.to_thread(server.wait, 30)  # the loop may host the round-trip proxy
 
 
 def cpu_seconds(pid: int) -> float:

@@ -5,12 +5,14 @@ to re-score every lead after a scoring-model change.
 
 Uses the same seeded `bench` workspace as nested_reads.py. Each request records a contact-level
 EMAIL_OPENED for a contact drawn at random from 2,000, so it locks, re-scores and reports that
-contact's leads under every active model, as clients see it.
+contact's leads under every active model, as clients see it. Prints the worker's CPU and the
+local PostgreSQL processes' CPU per request (0 when the database runs on another machine).
 """
 
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import httpx
 from common import (
@@ -67,6 +69,19 @@ async def sample(url: str, workspace_id: int) -> tuple[list[str], str, int]:
         await Tortoise.close_connections()
 
 
+def database_cpu_seconds(url: str) -> float:
+    """CPU of the PostgreSQL processes serving the bench database (backends, autovacuum)."""
+    name, total = url.rsplit("/", 1)[1].encode(), 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes() if proc.name.isdigit() else b""
+            if command.startswith(b"postgres") and name in command:
+                total += cpu_seconds(int(proc.name))
+        except OSError:  # gone meanwhile
+            pass
+    return total
+
+
 async def round_trips_per_request(url: str, port: int, key: str, bodies: list[str]) -> dict:
     """What PostgreSQL receives per recordInteraction and per `{ __typename }` (one compiled
     statement), through a counting proxy on a second worker after a warm-up: the pool's reset
@@ -106,10 +121,14 @@ async def main() -> None:
     lua = LUA % (", ".join(f'"{i}"' for i in contact_ids), body, key)
     async with uvicorn_worker(url, args.port) as server, httpx.AsyncClient(timeout=600) as client:
         run_wrk(args.port, lua, 3, args.connections)  # warm-up
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before, database_before = cpu_seconds(server.pid), database_cpu_seconds(url)
         result = run_wrk(args.port, lua, args.duration, args.connections)
+        done = max(result["requests"], 1)
         result["cpu_ms_per_request"] = round(
-            (cpu_seconds(server.pid) - cpu_before) * 1000 / max(result["requests"], 1), 2
+            (cpu_seconds(server.pid) - cpu_before) * 1000 / done, 2
+        )
+        result["database_cpu_ms_per_request"] = round(
+            (database_cpu_seconds(url) - database_before) * 1000 / done, 2
         )
         print(f"recordInteraction: {json.dumps(result)}", flush=True)
         bodies = [body.replace("CONTACT_ID", contact_ids[i]) for i in range(50)]

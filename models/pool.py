@@ -9,12 +9,20 @@ which returned, and the connection is idle outside a transaction. A SELECT writt
 compiler takes no advisory lock, opens no cursor, listens to nothing and sets nothing, so there
 is nothing to undo. Every other checkout (ORM statements, transactions, a statement cancelled
 mid-protocol) gets asyncpg's full reset, and asyncpg terminates a connection whose reset fails.
+
+The second kind: a recordInteraction write (models/recording.py) whose COMMIT returned. Its
+statements set only `SET LOCAL` settings and take only transaction-level advisory locks
+(`pg_advisory_xact_lock`), both gone at COMMIT; they open no cursor and listen to nothing, and
+its tables' triggers send NOTIFY (transactional) but set no session state. `mark_committed`
+records the statement count right after that COMMIT: any statement after it, or an open
+transaction, brings the full reset back.
 """
 
 from typing import Any
 from weakref import WeakKeyDictionary
 
-# Connection -> its statement count when its one compiled read returned (see fetch_read).
+# Connection -> its statement count when its one compiled read returned (see fetch_read) or its
+# recordInteraction write committed (mark_committed).
 _clean_after: WeakKeyDictionary[Any, int] = WeakKeyDictionary()
 
 
@@ -28,6 +36,12 @@ async def reset_unless_clean(connection: Any) -> None:
     query = connection.get_reset_query()
     if query:
         await connection.execute(query)
+
+
+def mark_committed(proxy: Any) -> None:
+    """The checkout (a pool proxy) just committed a recordInteraction write: nothing to reset."""
+    connection = proxy._con
+    _clean_after[connection] = connection._protocol.queries_count
 
 
 async def fetch_read(pool: Any, sql: str, params: tuple | list) -> Any:

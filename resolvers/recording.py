@@ -14,6 +14,7 @@ from api.types.lead import Lead
 from api.types.scoring import ScoreChange, ScoringModel
 from models import recording
 from models.errors import DomainError, ErrorCode
+from models.pool import mark_committed
 from models.sql import connection
 from resolvers.interaction_checks import check_input, fingerprint, score_change
 
@@ -54,10 +55,22 @@ async def record_one(
     info: Info, item: RecordInteractionInput
 ) -> tuple[Interaction, list[ScoreChange]]:
     """Record one interaction; raises DomainError(s) with nothing written."""
+    interaction, changes, leads = await record_rows(info.context.principal, item)
+    loader = info.context.loaders.lead_by_id
+    for lead in leads:
+        loader.prime(lead["id"], Lead.from_row(lead), force=True)
+    return interaction, changes
+
+
+async def record_rows(
+    principal: Any, item: RecordInteractionInput
+) -> tuple[Interaction, list[ScoreChange], list[dict]]:
+    """The interaction, its score changes and the rows of the leads they name (the leads'
+    loader is primed with them); raises DomainError(s) with nothing written. An exception
+    for which `committing` holds came from the COMMIT: whether it took effect is unknown."""
     now = datetime.now(UTC)
     occurred_at, key = check_input(item, now)
-    workspace_id = info.context.workspace_id
-    principal = info.context.principal
+    workspace_id = principal.workspace_id
     write = recording.Item(
         workspace_id=workspace_id,
         type=item.type.value,
@@ -79,7 +92,12 @@ async def record_one(
         except Raced:
             if attempt == ATTEMPTS:
                 raise
-    return _answer(info, item, write, row, active)
+    return _answer(item, write, row, active)
+
+
+def committing(exc: BaseException) -> bool:
+    """`exc` came from the COMMIT (the connection broke, say): the write may have taken effect."""
+    return getattr(exc, "commit_sent", False)
 
 
 async def _write(write: recording.Item, actor: str | None, now: datetime):
@@ -101,7 +119,12 @@ async def _write(write: recording.Item, actor: str | None, now: datetime):
         except BaseException:
             await _rollback(con)
             raise
-        await con.execute("COMMIT")
+        try:
+            await con.execute("COMMIT")
+        except BaseException as exc:
+            exc.commit_sent = True  # type: ignore[attr-defined]  # see committing()
+            raise
+        mark_committed(con)  # nothing outlives the COMMIT: no reset round trip (models/pool.py)
     return row, active
 
 
@@ -115,7 +138,7 @@ def _refuse_missing(write: recording.Item, field: str, gid: Any) -> None:
     raise DomainError(ErrorCode.NOT_FOUND, f"No {type_name} with ID {gid}.", [field])
 
 
-def _answer(info: Info, item: RecordInteractionInput, write, row, active):
+def _answer(item: RecordInteractionInput, write, row, active):
     if not row["contact_found"]:
         _refuse_missing(write, "contactId", item.contact_id)
     if not row["lead_found"]:
@@ -140,12 +163,9 @@ def _answer(info: Info, item: RecordInteractionInput, write, row, active):
         stored = recording.decode(row["inserted"])
         stored["metadata"] = item.metadata  # as given (jsonb reorders keys)
         interaction = Interaction.from_row(stored)
-    leads = info.context.loaders.lead_by_id
-    for lead in recording.decode(row["leads"]) or ():
-        leads.prime(lead["id"], Lead.from_row(lead), force=True)
     models = _models(write.workspace_id, active)
     changes = [
         score_change(change, change["status"], models[change["model_id"]], row["replay"])
         for change in recording.decode(row["changes"]) or ()
     ]
-    return interaction, changes
+    return interaction, changes, recording.decode(row["leads"]) or []

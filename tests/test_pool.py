@@ -1,5 +1,6 @@
 """The PostgreSQL pool's reset on release (models/pool.py): no reset round trip after a compiled
-read, the full reset after anything else, and no lock left behind by a request cancelled while
+read or a committed recordInteraction (and nothing of theirs left in the session), the full
+reset after anything else, and no lock left behind by a request cancelled while
 its statement waited (the hazard that made a cheaper reset hang CI once)."""
 
 import asyncio
@@ -22,6 +23,8 @@ pytestmark = pytest.mark.skipif(
 READ = "{ contacts(first: 5) { edges { node { lastName account { name } } } } }"
 RECORD = """mutation($i: RecordInteractionInput!) { recordInteraction(input: $i) {
   interaction { id } userErrors { code } } }"""
+CREATE_ACCOUNT = """mutation($i: CreateAccountInput!) { createAccount(input: $i) {
+  account { id } userErrors { code } } }"""
 
 
 @contextlib.contextmanager
@@ -104,13 +107,65 @@ async def test_a_compiled_read_is_released_without_the_reset_round_trip(tenant):
 
 
 async def test_anything_else_gets_the_full_reset(tenant):
-    """A mutation's connection (a transaction, ORM statements) gets asyncpg's full reset when it
-    goes back to the pool."""
-    contact_id, _ = await contact_with_leads(tenant, topics=["Solar"])
+    """Another mutation's connection (a transaction, ORM statements) gets asyncpg's full reset
+    when it goes back to the pool."""
     with statements_sent() as sent:
-        await tenant.gql(RECORD, {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}})
+        await tenant.gql(CREATE_ACCOUNT, {"i": {"name": "Initech"}})
     after_commit = followers(sent, "COMMIT")
     assert after_commit and all("RESET ALL" in (q or "") for q in after_commit), sent
+
+
+async def test_a_committed_recording_is_released_without_the_reset_round_trip(tenant):
+    """recordInteraction's connection goes back to the pool right after its COMMIT, with no
+    reset statement; what it set (SET LOCAL TimeZone) and the advisory locks it took are gone
+    with the transaction: no advisory lock is held, no session is left in a transaction, and
+    the pooled connections still have the server's time zone."""
+    contact_id, _ = await contact_with_leads(tenant, topics=["Solar", "Wind"])
+    await tenant.gql(RECORD, {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}})
+    with statements_sent() as sent:
+        for _ in range(3):
+            await tenant.gql(RECORD, {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}})
+    after_commit = followers(sent, "COMMIT")
+    assert len(after_commit) == 3 and not any("RESET ALL" in (q or "") for q in after_commit), sent
+    pool = connections.get("default")._pool
+    async with pool.acquire() as pooled:
+        zone = await pooled.fetchval("SHOW TimeZone")
+        default = await pooled.fetchval("SELECT reset_val FROM pg_settings WHERE name = 'TimeZone'")
+        held = await pooled.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND a.datname = current_database()"
+        )
+        idle_in_transaction = await pooled.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state LIKE 'idle in transaction%'"
+        )
+    assert (zone, held, idle_in_transaction) == (default, 0, 0)
+
+
+async def test_a_refused_recording_is_still_released_clean(tenant):
+    """A recording refused after its statement ran (the lead is not the contact's: nothing
+    written, the transaction committed empty) is released without the reset too, and the next
+    request on the pool sees no transaction left open."""
+    contact_id, _ = await contact_with_leads(tenant, topics=["Solar"])
+    _, (other_lead,) = await contact_with_leads(tenant, topics=["Wind"])
+    variables = {"i": {"contactId": contact_id, "leadId": other_lead, "type": "EMAIL_OPENED"}}
+    with statements_sent() as sent:
+        data = await tenant.gql(RECORD, variables)
+    assert data["recordInteraction"]["userErrors"] == [{"code": "INVALID"}]
+    after_commit = followers(sent, "COMMIT")
+    assert len(after_commit) == 1 and "RESET ALL" not in (after_commit[0] or ""), sent
+    await assert_every_table_lockable_now()
+
+
+async def assert_every_table_lockable_now() -> None:
+    pool = connections.get("default")._pool
+    async with pool.acquire() as pooled:
+        assert not pooled.is_in_transaction()
+        busy = await pooled.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state LIKE 'idle in transaction%'"
+        )
+    assert busy == 0
 
 
 async def test_a_read_cancelled_while_waiting_for_a_lock_leaves_nothing_held(tenant, settings):
