@@ -7,9 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from strawberry.schema.schema import Schema as StrawberrySchema
 from test_changes import settle
-from test_compiler import data, first_difference, tokens_without_time  # noqa: F401 (fixture)
+from test_compiler import (  # noqa: F401 (data: a fixture)
+    data,
+    first_difference,
+    pipelines_of_repeat,
+    tokens_without_time,
+)
 
 from api.auth import Principal
 from api.context import Context
@@ -269,17 +273,7 @@ async def test_duplicates_are_never_answered_as_repeats(tenant, reports_data, mo
     """`duplicates` is always an expensive read (api/cost.py): its exact repeat takes the
     workspace's slot again through the whole pipeline, never the repeat lane."""
     query = "{ duplicates(type: CONTACT) { reason } }"
-    first = await tenant.gql(query)
-    pipelines = []
-    execute = StrawberrySchema.execute
-
-    async def counted(self, *args, **kwargs):
-        pipelines.append(args)
-        return await execute(self, *args, **kwargs)
-
-    monkeypatch.setattr(StrawberrySchema, "execute", counted)
-    assert await tenant.gql(query) == first
-    assert len(pipelines) == 1
+    assert await pipelines_of_repeat(tenant, monkeypatch, query) == 1
 
 
 async def test_reports_keep_their_permissions(tenant, reports_data):

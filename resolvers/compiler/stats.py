@@ -180,20 +180,16 @@ def _lead_aggregate(c, group: list, a: str) -> str:
     return c.object("LeadAggregate", group, field)
 
 
-def lead_stats(c, group: list) -> str:
+def _stats_sql(c, group: list, builder) -> tuple[dict, StatsSql]:
+    """The field's arguments, and its report SQL from `builder` (resolvers/reports/stats.py),
+    whose keyword parameters are the field's arguments by their Python names."""
     kwargs = c.arguments("Query", group[0])
-    stats = lead_stats_sql(
-        c.q,
-        c.workspace_id,
-        c.settings.max_report_groups,
-        c.alias(),
-        filter=kwargs.get("filter"),
-        search=kwargs.get("search"),
-        group_by=kwargs.get("group_by"),
-        interval=kwargs.get("interval"),
-        time_zone=kwargs.get("time_zone"),
-        model_id=kwargs.get("model_id"),
-    )
+    cap = c.settings.max_report_groups
+    return kwargs, builder(c.q, c.workspace_id, cap, c.alias(), **kwargs)
+
+
+def lead_stats(c, group: list) -> str:
+    kwargs, stats = _stats_sql(c, group, lead_stats_sql)
     _check_groups(c, stats)
     if kwargs.get("model_id") is not None:  # the resolver's "no scoring model with this ID"
         c.fallbacks.append(f"NOT EXISTS (SELECT 1 FROM {stats.model})")
@@ -240,31 +236,10 @@ def _counted_stats(c, group: list, type_name: str, keys: dict, stats: StatsSql) 
 
 
 def contact_stats(c, group: list) -> str:
-    kwargs = c.arguments("Query", group[0])
-    stats = contact_stats_sql(
-        c.q,
-        c.workspace_id,
-        c.settings.max_report_groups,
-        c.alias(),
-        filter=kwargs.get("filter"),
-        search=kwargs.get("search"),
-        group_by=kwargs.get("group_by"),
-        interval=kwargs.get("interval"),
-        time_zone=kwargs.get("time_zone"),
-    )
+    _, stats = _stats_sql(c, group, contact_stats_sql)
     return _counted_stats(c, group, "ContactStats", CONTACT_KEYS, stats)
 
 
 def interaction_stats(c, group: list) -> str:
-    kwargs = c.arguments("Query", group[0])
-    stats = interaction_stats_sql(
-        c.q,
-        c.workspace_id,
-        c.settings.max_report_groups,
-        c.alias(),
-        filter=kwargs.get("filter"),
-        group_by=kwargs.get("group_by"),
-        interval=kwargs.get("interval"),
-        time_zone=kwargs.get("time_zone"),
-    )
+    _, stats = _stats_sql(c, group, interaction_stats_sql)
     return _counted_stats(c, group, "InteractionStats", INTERACTION_KEYS, stats)
