@@ -16,6 +16,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise.exceptions import IntegrityError
 
+from api.body import read_body, replay
 from api.settings import Settings
 from models.persisted_query import PersistedQuery
 
@@ -179,15 +180,7 @@ class PersistedQueries:
         if not content_type.startswith(b"application/json"):
             await self.app(scope, receive, send)
             return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
+        body = await read_body(receive)
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -199,13 +192,4 @@ class PersistedQueries:
                 return
             data["query"] = query
             body = orjson.dumps(data)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)
