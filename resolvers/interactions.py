@@ -1,8 +1,6 @@
 """recordInteraction, recordInteractions, deleteInteraction: store, re-score, report changes."""
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -21,6 +19,7 @@ from models import Contact as ContactRow
 from models import Interaction as InteractionRow
 from models import Lead as LeadRow
 from models.errors import DomainError, DomainErrors, ErrorCode
+from models.recording import Item
 from models.rescoring import Scope, active_models, lock_leads, rescore
 from models.sql import Sql, connection, is_postgres
 from resolvers import recording
@@ -28,18 +27,7 @@ from resolvers.interaction_checks import check_input, fingerprint, score_change
 from resolvers.mutations import fetch_in_workspace, model_row, user_errors
 
 
-@dataclass
-class Prepared:
-    type: str
-    contact_id: int | None
-    lead_id: int | None
-    occurred_at: datetime
-    metadata: Any
-    key: str | None
-    fingerprint: str | None
-
-
-async def _prepare(item: RecordInteractionInput, workspace_id: int, now: datetime) -> Prepared:
+async def _prepare(item: RecordInteractionInput, workspace_id: int, now: datetime) -> Item:
     """Validate one item and resolve its contact and lead (errors name fields of the item)."""
     occurred_at, key = check_input(item, now)
     contact_id = lead_id = None
@@ -54,7 +42,8 @@ async def _prepare(item: RecordInteractionInput, workspace_id: int, now: datetim
                 ErrorCode.INVALID, "The lead does not belong to that contact.", ["leadId"]
             )
         contact_id = lead.contact_id  # type: ignore[attr-defined]
-    return Prepared(
+    return Item(
+        workspace_id=workspace_id,
         type=item.type.value,
         contact_id=contact_id,
         lead_id=lead_id,
@@ -96,7 +85,7 @@ async def _record(info: Info, items: list[RecordInteractionInput], paths: list[l
     workspace_id = info.context.workspace_id
     now = datetime.now(UTC)
     async with in_transaction() as conn:
-        prepared: list[Prepared] = []
+        prepared: list[Item] = []
         errors: list[DomainError] = []
         for item, path in zip(items, paths, strict=True):
             try:
