@@ -148,6 +148,7 @@ class GraphQLView(WebSocketAuth, GraphQL):
         result = await answer_repeat(self.schema, request_data, principal)
         if result is not None:
             return self.create_response({"data": result.data}, NO_SUB_RESPONSE)
+        scope["state"]["repeat_tried"] = True  # execute_single need not look again
         try:
             recorded = await recording_lane.answer(
                 self.schema, self.settings, request_data, principal
@@ -165,10 +166,12 @@ class GraphQLView(WebSocketAuth, GraphQL):
         self, request, request_adapter, sub_response, context, root_value, request_data
     ):
         """An exact repeat of a read that passed every check and compiled is answered from its
-        plan without strawberry's pipeline (resolvers/compiler: answer_repeat)."""
-        result = await answer_repeat(self.schema, request_data, context.principal)
-        if result is not None:
-            return result
+        plan without strawberry's pipeline (resolvers/compiler: answer_repeat), unless __call__
+        has already looked (a JSON POST)."""
+        if not request.scope.get("state", {}).get("repeat_tried"):
+            result = await answer_repeat(self.schema, request_data, context.principal)
+            if result is not None:
+                return result
         return await super().execute_single(
             request=request,
             request_adapter=request_adapter,
