@@ -28,6 +28,8 @@ class Context:
     _loaders: "Loaders | None" = None
     # Set by api/preflight.py when the operation holds a per-workspace slot for expensive reads.
     needs_slot: bool = False
+    # The operation's bill (api/preflight.py), set before execution.
+    bill: Any = None
 
     @property
     def loaders(self) -> "Loaders | None":

@@ -259,6 +259,7 @@ def preflight(settings: Settings):
             principal = getattr(ctx.context, "principal", None)
             if ctx.result is None and ctx.graphql_document is not None and principal is not None:
                 errors, bill = await self.inspect()
+                ctx.context.bill = bill  # what the read path's templates must keep unchanged
                 if errors:
                     ctx.result = ExecutionResult(data=None, errors=errors)
                 elif settings.max_expensive_reads_per_workspace > 0 and (
@@ -319,12 +320,22 @@ def preflight(settings: Settings):
     return Preflight
 
 
-def cost_of(schema, document, variables: dict | None, settings: Settings) -> int:
-    """The cost of one operation (for tests and tools; requests get it from Preflight)."""
-    executor = Executor.build(schema._schema, document, raw_variable_values=variables)
+def bill_of(
+    schema, document, variables: dict | None, settings: Settings, operation_name=None
+) -> Bill:
+    """The bill of one operation with these variables, every value check included; raises the
+    first error (a GraphQLError) the preflight would report. Permissions are not checked."""
+    executor = Executor.build(
+        schema._schema, document, raw_variable_values=variables, operation_name=operation_name
+    )
     if isinstance(executor, list):
         raise executor[0]
     inspection = Inspection(executor, settings)
     root, fields = inspection.root_fields()
     inspection.walk(root, fields, 1, 1)
-    return inspection.bill.cost
+    return inspection.bill
+
+
+def cost_of(schema, document, variables: dict | None, settings: Settings) -> int:
+    """The cost of one operation (for tests and tools; requests get it from Preflight)."""
+    return bill_of(schema, document, variables, settings).cost

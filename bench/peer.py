@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 from common import Role, bench_args, database_url, issue_key, prepare, run_wrk, uvicorn_worker
 from nested_reads import LUA, first_contact_id
+from strawberry import relay
 
 PEER = Path(__file__).resolve().parent / "postgraphile"
 
@@ -87,14 +88,54 @@ fragment C on Contact { firstName lastName email jobTitle accountByAccountId { .
 fragment A on Account { name industry }
 fragment L on Lead { topic status source score }"""
 
+# (name, leadgraph query, PostGraphile query, a different contact on every request)
 WORKLOADS = [
-    ("20 accounts > 20 contacts > 10 leads + 5 interactions", NESTED_LG, NESTED_PG),
-    ("  the same, one fragment per type", NESTED_LG_FRAGMENTS, NESTED_PG_FRAGMENTS),
-    ("50 contacts filtered by related rows, sorted", LIST_LG, LIST_PG),
-    ("  the same with fragments", LIST_LG_FRAGMENTS, LIST_PG_FRAGMENTS),
-    ("one contact by id with account and leads", ONE_LG, ONE_PG),
-    ("  the same with fragments", ONE_LG_FRAGMENTS, ONE_PG_FRAGMENTS),
+    ("20 accounts > 20 contacts > 10 leads + 5 interactions", NESTED_LG, NESTED_PG, False),
+    ("  the same, one fragment per type", NESTED_LG_FRAGMENTS, NESTED_PG_FRAGMENTS, False),
+    ("50 contacts filtered by related rows, sorted", LIST_LG, LIST_PG, False),
+    ("  the same with fragments", LIST_LG_FRAGMENTS, LIST_PG_FRAGMENTS, False),
+    ("one contact by id with account and leads", ONE_LG, ONE_PG, False),
+    ("  the same with fragments", ONE_LG_FRAGMENTS, ONE_PG_FRAGMENTS, False),
+    ("  a different contact on every request", ONE_LG, ONE_PG, True),
+    ("  the same with fragments", ONE_LG_FRAGMENTS, ONE_PG_FRAGMENTS, True),
 ]
+VARIED = 2000  # contacts the varying workloads cycle through
+
+CYCLE = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+%s
+bodies = {
+%s
+}
+i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
+"""
+
+
+def cycle_lua(bodies: list[dict], key: str | None) -> str:
+    """wrk script sending `bodies` in turn (a different variable value on every request)."""
+    header = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
+    return CYCLE % (header, ",\n".join(f"[[{json.dumps(b)}]]" for b in bodies))
+
+
+async def contact_rows(url: str, workspace_id: int, count: int) -> list[int]:
+    """`count` contacts of the workspace with an account, spread over the table."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
+    try:
+        rows = await conn.fetch(
+            "SELECT id FROM contact WHERE workspace_id = $1 AND account_id IS NOT NULL "
+            "ORDER BY md5(id::text) LIMIT $2",
+            workspace_id,
+            count,
+        )
+    finally:
+        await conn.close()
+    return [r["id"] for r in rows]
 
 
 @contextlib.asynccontextmanager
@@ -136,6 +177,7 @@ async def main() -> None:
     key = await issue_key(url, workspace_id, Role.READ_ONLY)
     contact_gid = await first_contact_id(url, workspace_id)
     contact_row = int(__import__("base64").b64decode(contact_gid).decode().split(":")[1])
+    varied = await contact_rows(url, workspace_id, VARIED)
     lg_port, pg_port = args.port, args.port + 1
     results = []
     async with (
@@ -143,7 +185,7 @@ async def main() -> None:
         postgraphile(url, pg_port),
         httpx.AsyncClient(timeout=60) as client,
     ):
-        for name, lg_query, pg_query in WORKLOADS:
+        for name, lg_query, pg_query, vary in WORKLOADS:
             pg_query = pg_query.replace("{ws}", str(workspace_id))
             lg_body = {"query": lg_query, "variables": {"id": contact_gid}}
             pg_body = {"query": pg_query, "variables": {"id": contact_row}}
@@ -168,6 +210,17 @@ async def main() -> None:
             pg_lua = LUA.replace('wrk.headers["Authorization"] = "Bearer %s"\n', "") % json.dumps(
                 pg_body
             )
+            if vary:
+                lg_lua = cycle_lua(
+                    [
+                        {"query": lg_query, "variables": {"id": relay.to_base64("Contact", row)}}
+                        for row in varied
+                    ],
+                    key,
+                )
+                pg_lua = cycle_lua(
+                    [{"query": pg_query, "variables": {"id": row}} for row in varied], None
+                )
             run_wrk(lg_port, lg_lua, 1, args.connections)  # warm-up
             run_wrk(pg_port, pg_lua, 1, args.connections)
             lg_rps, pg_rps = [], []

@@ -7,6 +7,7 @@ it declines (and every mutation) to strawberry's field-by-field execution. Each 
 in `outcomes.OUTCOMES`.
 """
 
+import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from resolvers.compiler import outcomes, scores
 from resolvers.compiler.compiler import Compiler
 from resolvers.compiler.dialects import POSTGRES, SQLITE, register_sqlite_functions
 from resolvers.compiler.outcomes import OUTCOMES, Decline
+from resolvers.compiler.templates import Learner, Templates
+
+logger = logging.getLogger("leadgraph")
 
 # Placeholders the dialects write: $1 (PostgreSQL), ?1 (SQLite).
 PG_PARAMETER = re.compile(r"\$(\d+)\b")
@@ -119,12 +123,15 @@ def only_used_parameters(sql: str, params: list[Any], postgres: bool) -> tuple[s
 
 class PlanCache:
     """Plans (or decline reasons) by query text, operation, variables and caller: a repeated
-    request skips compilation. Bounded, least recently used out first."""
+    request skips compilation. Bounded, least recently used out first. `templates` serve the
+    same documents with other variable values (templates.py)."""
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, settings: Any = None, size: int = CACHE_SIZE) -> None:
         self.size = size
+        self.settings = settings
         self._plans: OrderedDict[tuple, Plan | str] = OrderedDict()
         self._answered: OrderedDict[tuple, Plan] = OrderedDict()
+        self.templates = Templates(size)
 
     def get(self, key: tuple) -> Plan | str | None:
         found = self._plans.get(key)
@@ -158,6 +165,59 @@ def cache_key(
     return (query, operation_name, encoded, principal.workspace_id, principal.role, postgres)
 
 
+def key_of_document(key: tuple) -> tuple:
+    """A cache key without its variables: what templates are kept by."""
+    return key[:2] + key[3:]
+
+
+def learner_for(schema, settings, *, postgres, principal, document, operation_name, plan, bill):
+    """A Learner (templates.py) that compiles and bills this document as the pipeline does."""
+    from api.preflight import bill_of
+
+    def compile_plan(variables: dict) -> Plan:
+        return compile_read(
+            schema,
+            settings,
+            postgres=postgres,
+            workspace_id=principal.workspace_id,
+            role=principal.role,
+            document=document,
+            operation_name=operation_name,
+            variables=variables,
+        )
+
+    def bill_for(variables: dict) -> Any:
+        return bill_of(schema, document, variables, settings, operation_name)
+
+    return Learner(compile_plan, bill_for, plan, bill)
+
+
+def learn_template(schema, settings, cache: PlanCache, ctx: Any, principal, key, plan: Plan):
+    """Derive the template of a document the pipeline just answered by `plan` (templates.py).
+    Learning never fails a request: anything unexpected leaves the document without one."""
+    learner = learner_for(
+        schema,
+        settings,
+        postgres=key[-1],
+        principal=principal,
+        document=ctx.graphql_document,
+        operation_name=ctx.operation_name,
+        plan=plan,
+        bill=ctx.context.bill,
+    )
+    try:
+        cache.templates.learn(
+            schema,
+            key_of_document(key),
+            ctx.graphql_document,
+            ctx.operation_name,
+            ctx.variables,
+            learner,
+        )
+    except Exception:  # a template is an optimisation: the request is answered already
+        logger.exception("could not learn a template for operation %r", key[1])
+
+
 def plan_cache(schema: Any) -> PlanCache | None:
     """The schema's plan cache (the read path extension's), found once per schema."""
     found = schema.__dict__.get("_leadgraph_plan_cache", False)
@@ -186,6 +246,13 @@ async def answer_repeat(schema: Any, request_data: Any, principal: Any) -> Any:
         request_data.query, request_data.operation_name, request_data.variables, principal, postgres
     )
     plan = cache.answered(key) if key is not None else None
+    if plan is None and key is not None and request_data.variables:
+        found = cache.templates.find(
+            schema, cache.settings, key_of_document(key), request_data.variables
+        )
+        if found is not None:
+            template, params = found
+            plan = Plan(template.sql, params, template.operation, template.explains)
     if plan is None:
         return None
     try:
@@ -255,7 +322,7 @@ def read_path(settings: Any):
 
     from models.sql import connection, is_postgres
 
-    cache = PlanCache()
+    cache = PlanCache(settings)
 
     class CompiledReads(SchemaExtension):
         async def on_execute(self):
@@ -277,6 +344,10 @@ def read_path(settings: Any):
                         # slot for expensive reads (api/preflight.py) may be answered that way.
                         if key is not None and not getattr(ctx.context, "needs_slot", False):
                             cache.mark_answered(key, plan)
+                            if ctx.variables and getattr(ctx.context, "bill", None) is not None:
+                                learn_template(
+                                    ctx.schema, settings, cache, ctx, principal, key, plan
+                                )
                     except outcomes.Fallback:
                         outcome = outcomes.declined(outcomes.RUN_TIME_ERROR)
                     except Exception as exc:
