@@ -430,3 +430,20 @@ def test_blank_text_zero_and_other_kinds_never_share_a_template():
     for other in ({"s": ""}, {"s": "  "}, {"n": 0}, {"n": -5}, {"x": -2.5}, {"id": lead}):
         assert key(**base) != key(**(base | other)), other
     assert key(**(base | {"n": 0})) != key(**(base | {"n": 0, "s": ""}))
+
+
+@pytest.mark.usefixtures("data")
+async def test_a_data_number_out_of_range_is_refused_after_the_template_is_learnt(
+    tenant, monkeypatch
+):
+    """A number the template takes as a parameter still has to be a GraphQL Int: a value out
+    of 32 bits gets the pipeline's BAD_USER_INPUT, not a statement."""
+    query = "query($n: Int) { leads(filter: {score: {gte: $n}}) { edges { node { score } } } }"
+    await tenant.gql(query, {"n": 5})
+    pipelines = Pipelines(monkeypatch)
+    await tenant.gql(query, {"n": 7})
+    assert pipelines.count == 0  # the template answered
+    body = (await tenant.post(query, {"n": 2**31})).json()
+    assert pipelines.count == 1
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    assert "$n" in body["errors"][0]["message"]

@@ -33,13 +33,13 @@ from typing import Any
 from graphql import (
     GraphQLError,
     GraphQLInputObjectType,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLScalarType,
     get_operation_ast,
     type_from_ast,
 )
-from graphql.execution.values import get_variable_values
 from strawberry import relay
 from strawberry.relay import GlobalID
 from strawberry.relay.types import GlobalIDValueError
@@ -51,6 +51,7 @@ from resolvers.compiler.compiler import MAX_NODE_ID
 from resolvers.compiler.outcomes import Decline
 
 IDENTITY, GLOBAL_ID = "identity", "global id"
+MIN_INT, MAX_INT = -(2**31), 2**31 - 1  # GraphQL's Int
 CANDIDATE_TYPES = frozenset({"String", "ID", "Int", "Float"})
 MAX_CANDIDATES = 16  # more leaves than this: every one is structural (probing costs compiles)
 CACHE_SIZE = 2000
@@ -105,7 +106,6 @@ class DocumentTemplates:
     """What one (document, operation, caller, database) has learnt: which leaves are data per
     key of everything else, and the templates by the structural values."""
 
-    definitions: Any
     types: list  # (variable name, GraphQL type) per definition
     data: dict = field(default_factory=dict)  # pre-key -> frozenset of data leaf indexes
     templates: OrderedDict = field(default_factory=OrderedDict)  # key -> Template
@@ -320,6 +320,20 @@ def bind(template: Template, leaves: list[Leaf]) -> tuple | None:
         return None
 
 
+def _takes(leaf: Leaf, max_depth: int) -> bool:
+    """Whether a candidate's value passes coercion and the per-value input checks. The rest of
+    the variables coerced and passed when the template was learnt: the same shape (keys, list
+    lengths, JSON types) and the same structural values coerce the same way, so a candidate's
+    own value is what is left: an Int in 32 bits, and `check_value`'s text and ID checks."""
+    if leaf.scalar is GraphQLInt and not MIN_INT <= leaf.value <= MAX_INT:
+        return False
+    try:
+        check_value(leaf.value, list(leaf.path), max_depth, leaf.scalar)
+    except ApiError:
+        return False
+    return True
+
+
 class Templates:
     """Templates by (query, operation name, workspace, role, database); bounded, LRU out."""
 
@@ -332,7 +346,6 @@ class Templates:
         document = self.documents.get(key)
         if document is None or not isinstance(variables, dict) or _has_nul(variables):
             return None
-        gschema = schema._schema
         shape, leaves = walk(variables, document.types)
         pre = pre_key(shape, leaves)
         data = document.data.get(pre)
@@ -341,14 +354,7 @@ class Templates:
         template = document.templates.get(key_of(pre, leaves, data))
         if template is None:
             return None
-        coerced = get_variable_values(gschema, document.definitions, variables)
-        if isinstance(coerced, list):
-            return None
-        try:
-            for name, type_ in document.types:
-                if name in coerced:
-                    check_value(coerced[name], [name], settings.max_input_depth, type_)
-        except ApiError:
+        if not all(_takes(leaf, settings.max_input_depth) for leaf in leaves if leaf.candidate):
             return None
         params = bind(template, leaves)
         return None if params is None else (template, params)
@@ -364,9 +370,8 @@ class Templates:
             return
         found = self.documents.get(key)
         if found is None:
-            definitions = operation.variable_definitions or ()
             found = self.documents[key] = DocumentTemplates(
-                definitions, variable_types(definitions, schema._schema)
+                variable_types(operation.variable_definitions or (), schema._schema)
             )
             if len(self.documents) > self.size:
                 self.documents.popitem(last=False)
