@@ -1,13 +1,16 @@
 """leadgraph side by side with PostGraphile v5 on the same database, same queries, one run.
 
-    python bench/peer.py [--duration 4] [--rounds 2] [--connections 16]
+    BENCH_ROUNDS=3 BENCH_SECONDS=4 python bench/peer.py [--connections 16]
 
 Needs `wrk` and `npm install` in bench/postgraphile (Node >= 22 comes from the npm package
 `node`; `make bench-peer` does both). Uses the seeded bench database
-(LEADGRAPH_BENCH_DATABASE_URL, see bench/common.py). Each workload runs in interleaved rounds
-(leadgraph, PostGraphile, leadgraph, ...) so both servers see the same machine noise; the table
-gives requests/s per server (min-max over rounds) and leadgraph / PostGraphile (median ratio of
-the rounds). Both queries of a workload read the same rows (checked once before timing).
+(LEADGRAPH_BENCH_DATABASE_URL, see bench/common.py). Each workload has a plain form and the same
+query with one fragment per type, as Apollo or Relay send it; every round runs leadgraph and
+PostGraphile on the plain form, then on the fragment form, so all four see the same machine
+noise. The table gives requests/s per server (min-max over rounds), leadgraph / PostGraphile
+(median of the rounds' ratios) and leadgraph's fragment form / plain form. Both servers' answers
+carry the same rows (checked once before timing). The last workload asks for a different
+contact on every request (2,000 contacts in turn), as a screen of contacts does.
 """
 
 # ruff: noqa: E501 (the GraphQL documents are written as clients write them)
@@ -88,16 +91,33 @@ fragment C on Contact { firstName lastName email jobTitle accountByAccountId { .
 fragment A on Account { name industry }
 fragment L on Lead { topic status source score }"""
 
-# (name, leadgraph query, PostGraphile query, a different contact on every request)
+# (name, (leadgraph, PostGraphile) plain, the same with one fragment per type, a different
+# contact on every request): each form and server runs in turn within every round.
 WORKLOADS = [
-    ("20 accounts > 20 contacts > 10 leads + 5 interactions", NESTED_LG, NESTED_PG, False),
-    ("  the same, one fragment per type", NESTED_LG_FRAGMENTS, NESTED_PG_FRAGMENTS, False),
-    ("50 contacts filtered by related rows, sorted", LIST_LG, LIST_PG, False),
-    ("  the same with fragments", LIST_LG_FRAGMENTS, LIST_PG_FRAGMENTS, False),
-    ("one contact by id with account and leads", ONE_LG, ONE_PG, False),
-    ("  the same with fragments", ONE_LG_FRAGMENTS, ONE_PG_FRAGMENTS, False),
-    ("  a different contact on every request", ONE_LG, ONE_PG, True),
-    ("  the same with fragments", ONE_LG_FRAGMENTS, ONE_PG_FRAGMENTS, True),
+    (
+        "20 accounts > 20 contacts > 10 leads + 5 interactions",
+        (NESTED_LG, NESTED_PG),
+        (NESTED_LG_FRAGMENTS, NESTED_PG_FRAGMENTS),
+        False,
+    ),
+    (
+        "50 contacts filtered by related rows, sorted",
+        (LIST_LG, LIST_PG),
+        (LIST_LG_FRAGMENTS, LIST_PG_FRAGMENTS),
+        False,
+    ),
+    (
+        "one contact by id with account and leads",
+        (ONE_LG, ONE_PG),
+        (ONE_LG_FRAGMENTS, ONE_PG_FRAGMENTS),
+        False,
+    ),
+    (
+        "one contact by id, a different contact on every request",
+        (ONE_LG, ONE_PG),
+        (ONE_LG_FRAGMENTS, ONE_PG_FRAGMENTS),
+        True,
+    ),
 ]
 VARIED = 2000  # contacts the varying workloads cycle through
 
@@ -168,6 +188,44 @@ def rows(value) -> list:
     return [value]
 
 
+async def scripts(client, ports, key, workspace_id, lg_query, pg_query, contact, varied):
+    """The wrk scripts of one form for (leadgraph, PostGraphile), after checking that both
+    answers carry the same rows; and what was checked."""
+    lg_port, pg_port = ports
+    pg_query = pg_query.replace("{ws}", str(workspace_id))
+    gid = relay.to_base64("Contact", contact)
+    lg_body = {"query": lg_query, "variables": {"id": gid}}
+    pg_body = {"query": pg_query, "variables": {"id": contact}}
+    if "$id" not in lg_query:
+        lg_body.pop("variables")
+        pg_body.pop("variables")
+    lg = await client.post(
+        f"http://127.0.0.1:{lg_port}/graphql",
+        json=lg_body,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    pg = await client.post(f"http://127.0.0.1:{pg_port}/graphql", json=pg_body)
+    assert "errors" not in lg.json(), lg.text[:500]
+    assert "errors" not in pg.json(), pg.text[:500]
+    lg_rows, pg_rows = rows(lg.json()["data"]), rows(pg.json()["data"])
+    same = "same rows" if lg_rows == pg_rows else f"rows differ ({len(lg_rows)} vs {len(pg_rows)})"
+    checked = f"{same}; {len(lg.content)} vs {len(pg.content)} bytes"
+    if varied:
+        lg_bodies = [
+            {"query": lg_query, "variables": {"id": relay.to_base64("Contact", row)}}
+            for row in varied
+        ]
+        pg_bodies = [{"query": pg_query, "variables": {"id": row}} for row in varied]
+        return cycle_lua(lg_bodies, key), cycle_lua(pg_bodies, None), checked
+    lg_lua = LUA % (key, json.dumps(lg_body))
+    pg_lua = LUA.replace('wrk.headers["Authorization"] = "Bearer %s"\n', "") % json.dumps(pg_body)
+    return lg_lua, pg_lua, checked
+
+
+def span(values: list[float]) -> str:
+    return f"{min(values):,.0f}–{max(values):,.0f}"
+
+
 async def main() -> None:
     args = bench_args(connections=16, port=9820)
     rounds = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -178,70 +236,47 @@ async def main() -> None:
     contact_gid = await first_contact_id(url, workspace_id)
     contact_row = int(__import__("base64").b64decode(contact_gid).decode().split(":")[1])
     varied = await contact_rows(url, workspace_id, VARIED)
-    lg_port, pg_port = args.port, args.port + 1
-    results = []
+    ports = (args.port, args.port + 1)
+    table = []
     async with (
-        uvicorn_worker(url, lg_port),
-        postgraphile(url, pg_port),
+        uvicorn_worker(url, ports[0]),
+        postgraphile(url, ports[1]),
         httpx.AsyncClient(timeout=60) as client,
     ):
-        for name, lg_query, pg_query, vary in WORKLOADS:
-            pg_query = pg_query.replace("{ws}", str(workspace_id))
-            lg_body = {"query": lg_query, "variables": {"id": contact_gid}}
-            pg_body = {"query": pg_query, "variables": {"id": contact_row}}
-            if "$id" not in lg_query:
-                lg_body.pop("variables")
-                pg_body.pop("variables")
-            lg = await client.post(
-                f"http://127.0.0.1:{lg_port}/graphql",
-                json=lg_body,
-                headers={"Authorization": f"Bearer {key}"},
-            )
-            pg = await client.post(f"http://127.0.0.1:{pg_port}/graphql", json=pg_body)
-            assert "errors" not in lg.json(), lg.text[:500]
-            assert "errors" not in pg.json(), pg.text[:500]
-            lg_rows, pg_rows = rows(lg.json()["data"]), rows(pg.json()["data"])
-            same = (
-                "same rows"
-                if lg_rows == pg_rows
-                else f"rows differ ({len(lg_rows)} vs {len(pg_rows)} values)"
-            )
-            lg_lua = LUA % (key, json.dumps(lg_body))
-            pg_lua = LUA.replace('wrk.headers["Authorization"] = "Bearer %s"\n', "") % json.dumps(
-                pg_body
-            )
-            if vary:
-                lg_lua = cycle_lua(
-                    [
-                        {"query": lg_query, "variables": {"id": relay.to_base64("Contact", row)}}
-                        for row in varied
-                    ],
-                    key,
+        for name, plain, fragments, vary in WORKLOADS:
+            forms = [
+                await scripts(
+                    client, ports, key, workspace_id, lg, pg, contact_row, varied if vary else None
                 )
-                pg_lua = cycle_lua(
-                    [{"query": pg_query, "variables": {"id": row}} for row in varied], None
-                )
-            run_wrk(lg_port, lg_lua, 1, args.connections)  # warm-up
-            run_wrk(pg_port, pg_lua, 1, args.connections)
-            lg_rps, pg_rps = [], []
+                for lg, pg in (plain, fragments)
+            ]
+            for lg_lua, pg_lua, _ in forms:  # warm-up
+                run_wrk(ports[0], lg_lua, 1, args.connections)
+                run_wrk(ports[1], pg_lua, 1, args.connections)
+            rps = [([], []), ([], [])]  # per form: leadgraph, PostGraphile
             for _ in range(rounds):
-                lg_rps.append(run_wrk(lg_port, lg_lua, duration, args.connections)["rps"])
-                pg_rps.append(run_wrk(pg_port, pg_lua, duration, args.connections)["rps"])
-            ratio = statistics.median(a / b for a, b in zip(lg_rps, pg_rps, strict=True))
-            results.append((name, lg_rps, pg_rps, ratio, same, len(lg.content), len(pg.content)))
-            print(
-                f"{name}: leadgraph {min(lg_rps):.0f}-{max(lg_rps):.0f} req/s, "
-                f"PostGraphile {min(pg_rps):.0f}-{max(pg_rps):.0f} req/s, "
-                f"ratio {ratio:.2f} ({same}; {len(lg.content)} vs {len(pg.content)} bytes)",
-                flush=True,
-            )
+                for (lg_lua, pg_lua, _), (lg_rps, pg_rps) in zip(forms, rps, strict=True):
+                    lg_rps.append(run_wrk(ports[0], lg_lua, duration, args.connections)["rps"])
+                    pg_rps.append(run_wrk(ports[1], pg_lua, duration, args.connections)["rps"])
+            (lg_plain, pg_plain), (lg_frag, pg_frag) = rps
+            fragment_cost = statistics.median(f / p for f, p in zip(lg_frag, lg_plain, strict=True))
+            for label, (lg_rps, pg_rps), (_, _, checked) in zip(
+                (name, "  the same, one fragment per type"), rps, forms, strict=True
+            ):
+                ratio = statistics.median(a / b for a, b in zip(lg_rps, pg_rps, strict=True))
+                table.append((label, lg_rps, pg_rps, ratio))
+                print(
+                    f"{label}: leadgraph {span(lg_rps)} req/s, PostGraphile {span(pg_rps)} req/s, "
+                    f"ratio {ratio:.2f} ({checked})",
+                    flush=True,
+                )
+            print(f"  leadgraph's fragment form / plain form: {fragment_cost:.2f}", flush=True)
+            table[-1] = (*table[-1], fragment_cost)
     print("\n| workload | leadgraph req/s | PostGraphile req/s | leadgraph ÷ PostGraphile |")
     print("|---|---|---|---|")
-    for name, lg_rps, pg_rps, ratio, *_ in results:
-        print(
-            f"| {name.strip()} | {min(lg_rps):,.0f}–{max(lg_rps):,.0f} | "
-            f"{min(pg_rps):,.0f}–{max(pg_rps):,.0f} | {ratio:.2f}× |"
-        )
+    for label, lg_rps, pg_rps, ratio, *fragment_cost in table:
+        cost = f" (fragment ÷ plain {fragment_cost[0]:.2f})" if fragment_cost else ""
+        print(f"| {label.strip()}{cost} | {span(lg_rps)} | {span(pg_rps)} | {ratio:.2f}× |")
 
 
 if __name__ == "__main__":

@@ -104,23 +104,41 @@ class Item:
         return all(0 < i <= INT4_MAX for i in (self.contact_id, self.lead_id) if i is not None)
 
 
+# Installed by migration 0013. In a function, the two statements' plans are made once per
+# session; sent as text they were parsed and planned on every request.
+LOCK_FUNCTION = """
+CREATE OR REPLACE FUNCTION leadgraph_lock_leads(queue int, ws int, only_lead int, of_contact int)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF only_lead IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(queue, l.id) FROM lead l
+      WHERE l.workspace_id = ws AND l.id = only_lead;
+    PERFORM 1 FROM lead l WHERE l.workspace_id = ws AND l.id = only_lead FOR UPDATE;
+  ELSE
+    PERFORM pg_advisory_xact_lock(queue, s.id)
+      FROM (SELECT l.id FROM lead l WHERE l.workspace_id = ws AND l.contact_id = of_contact
+            ORDER BY l.id) s;
+    PERFORM 1 FROM lead l WHERE l.workspace_id = ws AND l.contact_id = of_contact
+      ORDER BY l.id FOR UPDATE;
+  END IF;
+END $$
+"""
+
+
 def lock_script(item: Item) -> str:
     """BEGIN, UTC timestamps in the JSON read back, and the leads locked in id order: the lead,
-    or every lead of the contact. Integers only are inlined (a simple query has no parameters).
+    or every lead of the contact (`leadgraph_lock_leads`). Integers only are inlined (a simple
+    query has no parameters).
 
     Writers queue on an advisory lock per lead before they lock its row: waiters for a row lock
     are not served in order (a newcomer can take the row between its release and the woken
     waiter), and with many writers on one lead some waited past the statement timeout; the
     advisory lock's queue is first come, first served."""
-    if item.lead_id is not None:
-        which = f"id = {int(item.lead_id)}"
-    else:
-        which = f"contact_id = {int(item.contact_id)}"  # type: ignore[arg-type]
-    leads = f"FROM lead WHERE workspace_id = {int(item.workspace_id)} AND {which} ORDER BY id"
+    lead = "NULL" if item.lead_id is None else str(int(item.lead_id))
+    contact = "NULL" if item.lead_id is not None else str(int(item.contact_id))  # type: ignore[arg-type]
     return (
         "BEGIN; SET LOCAL TimeZone = 'UTC'; "
-        f"SELECT pg_advisory_xact_lock({WRITE_QUEUE}, s.id) FROM (SELECT id {leads}) s; "
-        f"SELECT 1 {leads} FOR UPDATE"
+        f"SELECT leadgraph_lock_leads({WRITE_QUEUE}, {int(item.workspace_id)}, {lead}, {contact})"
     )
 
 
