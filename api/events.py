@@ -1,10 +1,11 @@
 """Live events for subscriptions: this process's subscribers and where their changes come from.
 
 PostgreSQL: one dedicated connection per process LISTENs on the channel the change-log triggers
-notify at commit (payload `workspace:txid:first_id:last_id`); the rows are loaded by id on that
-connection, once per notification, and fanned out in memory. When the connection is lost it
-reconnects, LISTENs again and replays the rows committed meanwhile (by id, skipping those already
-sent). SQLite (one process): an in-process poller reads new rows by id while anyone subscribes.
+notify at commit (payload `workspace:txid`, once per transaction); the transaction's rows are
+loaded on that connection (index on workspace, txid, id) when the workspace has subscribers here,
+and fanned out in memory. When the connection is lost it reconnects, LISTENs again and replays
+the rows committed meanwhile (by id, skipping those already sent). SQLite (one process): an
+in-process poller reads new rows by id while anyone subscribes.
 Every subscriber has a bounded queue; a subscriber that falls behind is ended with an error that
 tells the client to re-sync with `changes`.
 """
@@ -147,6 +148,8 @@ class PostgresListener:
         self._last_id = 0
         self._sent: deque[int] = deque(maxlen=REMEMBERED_IDS)
         self._sent_set: set[int] = set()
+        self._behind = False  # notified of rows past _last_id that were not loaded
+        self._caught_up_at = 0.0
 
     def _on_notify(self, connection, pid, channel, payload: str) -> None:
         self._pending.put_nowait(payload)
@@ -197,28 +200,39 @@ class PostgresListener:
                 payloads.append(self._pending.get_nowait())
             for item in payloads:
                 await self._load(conn, item)
+            await self._catch_up(conn)
         raise OSError("the listener connection was terminated")
 
     async def _load(self, conn: asyncpg.Connection, payload: str) -> None:
-        workspace_id, txid, first, last = (int(x) for x in payload.split(":"))
-        self._last_id = max(self._last_id, last)
+        workspace_id, txid = (int(x) for x in payload.split(":")[:2])
         if not self.broker.has_subscribers(workspace_id):
+            self._behind = True
             return
-        start = first
-        while start <= last:
+        after = 0
+        while True:
             rows = await conn.fetch(
                 f"SELECT {COLUMNS} FROM change_log WHERE workspace_id = $1 AND txid = $2 "
-                "AND id BETWEEN $3 AND $4 ORDER BY id LIMIT $5",
+                "AND id > $3 ORDER BY id LIMIT $4",
                 workspace_id,
                 txid,
-                start,
-                last,
+                after,
                 LOAD_CHUNK,
             )
-            if not rows:
+            if rows:
+                after = rows[-1]["id"]
+                self._last_id = max(self._last_id, after)
+                self._publish([Change.from_row(dict(r)) for r in rows])
+            if len(rows) < LOAD_CHUNK:
                 return
-            self._publish([Change.from_row(dict(r)) for r in rows])
-            start = rows[-1]["id"] + 1
+
+    async def _catch_up(self, conn: asyncpg.Connection) -> None:
+        """Where a replay would start: past the rows of transactions nobody here wanted (their
+        notifications name no ids), read at most once a second."""
+        now = asyncio.get_running_loop().time()
+        if self._behind and now - self._caught_up_at >= 1.0:
+            newest = await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM change_log")
+            self._last_id = max(self._last_id, newest)
+            self._behind, self._caught_up_at = False, now
 
     def _publish(self, changes: list[Change]) -> None:
         fresh = [c for c in changes if c.id not in self._sent_set]

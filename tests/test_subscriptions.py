@@ -280,3 +280,51 @@ async def test_rows_committed_while_the_listener_was_down_are_replayed_once(sett
             assert sub.queue.empty()
     finally:
         await conn.close()
+
+
+@pytest.mark.skipif(not POSTGRES, reason="LISTEN/NOTIFY is PostgreSQL's")
+async def test_a_write_of_several_tables_sends_one_notification_and_its_rows_load_together(
+    settings, tenant
+):
+    """recordInteraction writes an interaction, a score and a lead in one transaction: the
+    change log's triggers announce it once (`workspace:txid`, identical payloads folded by
+    PostgreSQL), and the listener loads every row of that transaction from the one notice."""
+    dsn = asyncpg_dsn(settings.database_url)
+    received: list[str] = []
+    watcher = await asyncpg.connect(dsn)
+    await watcher.add_listener("leadgraph_changes", lambda *args: received.append(args[-1]))
+    try:
+        contact = await tenant.mutate("createContact", {"lastName": "Ada"}, "contact { id }")
+        contact_id = contact["contact"]["id"]
+        await tenant.mutate(
+            "createLead", {"topic": "Solar", "contactId": contact_id}, "lead { id }"
+        )
+        await asyncio.sleep(0.3)
+        received.clear()
+        recorded = await tenant.mutate(
+            "recordInteraction",
+            {"contactId": contact_id, "type": "FORM_SUBMITTED"},
+            "interaction { id }",
+        )
+        assert recorded["userErrors"] == []
+        await asyncio.sleep(0.5)
+        ws = tenant.workspace.id
+        assert len(received) == 1, received
+        workspace, txid = (int(part) for part in received[0].split(":"))
+        rows = await watcher.fetch(
+            "SELECT entity FROM change_log WHERE workspace_id = $1 AND txid = $2", ws, txid
+        )
+        assert workspace == ws
+        assert {"interaction", "lead_score", "lead"} <= {r["entity"] for r in rows}
+
+        broker = Broker(queue_size=100)
+        listener = PostgresListener(broker, dsn)
+        entities = frozenset({"interaction", "lead_score", "lead"})
+        with broker.subscribe(ws, entities, "recordChanged") as sub:
+            await listener._load(watcher, received[0])
+            loaded = []
+            while not sub.queue.empty():
+                loaded.append((await sub.next()).change.entity)
+        assert sorted(loaded) == sorted(r["entity"] for r in rows)
+    finally:
+        await watcher.close()
