@@ -325,3 +325,51 @@ async def test_rows_older_than_the_retention_are_pruned(tenant):
         (r["at"] if isinstance(r["at"], datetime) else datetime.fromisoformat(r["at"])) > old
         for r in rows
     )
+
+
+@pytest.mark.skipif(not POSTGRES, reason="PL/pgSQL triggers are PostgreSQL's")
+async def test_a_bulk_update_after_a_one_row_update_joins_its_transition_tables_by_hash(
+    settings, tenant
+):
+    """The update triggers' join of old and new rows is planned once per session, with the
+    sizes of its first call. After a one-row update (as every recordInteraction makes) it must
+    not be a nested loop: a later whole-workspace re-score on that pooled connection compared
+    every pair of its 150,109 rows until the statement timeout cancelled it. auto_explain shows
+    the plan the trigger's statement ran with."""
+    from api.events import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    plans: list[str] = []
+    conn.add_log_listener(lambda _conn, message: plans.append(message.message))
+    try:
+        try:
+            await conn.execute("LOAD 'auto_explain'")
+        except asyncpg.PostgresError:
+            pytest.skip("auto_explain is not available to this role")
+        ws = tenant.workspace.id
+        await conn.execute(
+            "INSERT INTO lead (workspace_id, topic, status, sales_ready, score, created_at, "
+            "updated_at) SELECT $1, 'Bulk ' || n, 'NEW', FALSE, 0, now(), now() "
+            "FROM generate_series(1, 400) n",
+            ws,
+        )
+        await conn.execute(
+            "SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;"
+            "SET auto_explain.log_level = 'notice'; SET client_min_messages = 'notice'"
+        )
+        first = await conn.fetchval("SELECT min(id) FROM lead WHERE workspace_id = $1", ws)
+        await conn.execute("UPDATE lead SET source = 'one' WHERE id = $1", first)
+        plans.clear()
+        await conn.execute("UPDATE lead SET source = 'all' WHERE workspace_id = $1", ws)
+        logged = [p for p in plans if "change_log" in p and "old_rows" in p]
+        assert logged, plans
+        assert all("Nested Loop" not in p for p in logged), logged
+        assert any("Hash Join" in p or "Merge Join" in p for p in logged), logged
+        count = await conn.fetchval(
+            "SELECT count(*) FROM change_log WHERE workspace_id = $1 AND entity = 'lead' "
+            "AND kind = 'UPDATED'",
+            ws,
+        )
+        assert count == 401  # the one row, then all 400
+    finally:
+        await conn.close()
