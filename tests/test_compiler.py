@@ -256,6 +256,31 @@ async def test_apollo_style_fragments_cost_the_plain_query(tenant, data, count_s
     assert without_typename(apollo_data) == plain_data
 
 
+async def test_fragments_compile_to_the_plain_querys_statement(tenant, data, count_statements):
+    """Written with one fragment per type (as the peer benchmark sends it), the nested read
+    compiles to the very statement of the plain form: the two differ in nothing but text, so
+    the fragment form costs what the plain one costs."""
+    plain = """{ accounts(first: 4) { edges { node { name
+      contacts(first: 3) { edges { node { firstName lastName email
+        leads(first: 2) { edges { node { topic status score } } }
+        interactions(first: 5) { edges { node { type occurredAt } } } } } } } } } }"""
+    fragments = """query Accounts { accounts(first: 4) { edges { node { ...A } } } }
+    fragment A on Account { name contacts(first: 3) { edges { node { ...C } } } }
+    fragment C on Contact { firstName lastName email
+      leads(first: 2) { edges { node { ...L } } }
+      interactions(first: 5) { edges { node { ...I } } } }
+    fragment L on Lead { topic status score }
+    fragment I on Interaction { type occurredAt }"""
+    statements = []
+    for query in (plain, fragments):
+        count_statements.statements.clear()
+        answer = await tenant.gql(query)
+        statements.append(count_statements.statements[:])
+        assert len(statements[-1]) == 1
+        assert answer["accounts"]["edges"]
+    assert statements[0] == statements[1]
+
+
 async def test_api_keys_stay_admin_only(tenant, data):
     """The compiler declines `apiKeys` for other roles; strawberry answers FORBIDDEN as before."""
     for role in (Role.READ_ONLY, Role.SALES, Role.MARKETING):
