@@ -3,7 +3,8 @@ to re-score every lead after a scoring-model change.
 
     python bench/record_interactions.py [--contacts 100000] [--duration 15] [--connections 16]
 
-Uses the same seeded `bench` workspace as nested_reads.py. Each request records a contact-level
+Uses the same seeded `bench` workspace as nested_reads.py, on a scratch copy of the database made
+for the run (every run starts from the seeded rows). Each request records a contact-level
 EMAIL_OPENED for a contact drawn at random from 2,000, so it locks, re-scores and reports that
 contact's leads under every active model, as clients see it. Prints the worker's CPU and the
 local PostgreSQL processes' CPU per request (0 when the database runs on another machine).
@@ -25,6 +26,7 @@ from common import (
     prepare,
     round_trip_proxy,
     run_wrk,
+    scratch_copy,
     uvicorn_worker,
 )
 from strawberry import relay
@@ -111,8 +113,13 @@ async def round_trips_per_request(url: str, port: int, key: str, bodies: list[st
 
 async def main() -> None:
     args = bench_args(connections=16, port=8766)
-    url = database_url()
-    workspace_id = await prepare(url, args.contacts)
+    seeded = database_url()
+    workspace_id = await prepare(seeded, args.contacts)
+    async with scratch_copy(seeded) as url:
+        await measure(args, url, workspace_id)
+
+
+async def measure(args, url: str, workspace_id: int) -> None:
     key = await issue_key(url, workspace_id, Role.MARKETING)
     contact_ids, model_id, lead_count = await sample(url, workspace_id)
     body = json.dumps(
