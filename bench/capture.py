@@ -3,9 +3,10 @@ PostgreSQL, with a CAPTURE key, through one uvicorn worker and wrk.
 
     python bench/capture.py [--contacts 100000] [--duration 15] [--connections 16]
 
-Uses the seeded `bench` workspace of the other benchmarks. Anonymous visits come from random
-visitor ids; known visits from 200 visitors linked to contacts by a form first (each records a
-PAGE_VISITED interaction and re-scores the contact's leads); forms use a new email each.
+Uses the seeded `bench` workspace of the other benchmarks, on a scratch copy of the database.
+Anonymous visits come from random visitor ids; known visits from 200 visitors linked to contacts
+by a form first (each records a PAGE_VISITED interaction and re-scores the contact's leads);
+forms use a new email each.
 Per-address and per-key limits are off: throughput is measured, not the limits.
 """
 
@@ -22,6 +23,7 @@ from common import (
     issue_key,
     prepare,
     run_wrk,
+    scratch_copy,
     uvicorn_worker,
 )
 
@@ -58,8 +60,13 @@ def body(query: str, input: dict) -> str:
 async def main() -> None:
     args = bench_args(connections=16, port=8767)
     os.environ["LEADGRAPH_CAPTURE_RATE_LIMIT_PER_ADDRESS"] = "0"
-    url = database_url()
-    workspace_id = await prepare(url, args.contacts)
+    seeded = database_url()
+    workspace_id = await prepare(seeded, args.contacts)
+    async with scratch_copy(seeded) as url:  # forms create contacts: keep them off the seed
+        await measure(args, url, workspace_id)
+
+
+async def measure(args, url: str, workspace_id: int) -> None:
     key = await issue_key(url, workspace_id, Role.CAPTURE)
     visit = {"visitorId": "RANDOM", "url": "https://shop.example/p", "utm": {"campaign": "b"}}
     workloads = {
