@@ -26,7 +26,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import database_url, issue_key, uvicorn_worker  # noqa: E402
+from bench.common import database_url, issue_key, scratch_copy, uvicorn_worker  # noqa: E402
 from models import Role  # noqa: E402
 
 RECORD = """mutation($lead: ID!) { recordInteraction(input: {leadId: $lead, type: PHONE_CALL})
@@ -246,7 +246,9 @@ async def sync(url: str, workspace_id: int, pages: int) -> None:
         "query($since: String) { changes(since: $since, first: 1000) { "
         "changes { kind type id node { id } } nextToken hasMore } }"
     )
-    async with uvicorn_worker(url, 11003), httpx.AsyncClient(timeout=60) as client:
+    # Pages of 1,000: over the default page-size limit (100), so this worker raises it.
+    worker = uvicorn_worker(url, 11003, LEADGRAPH_MAX_PAGE_SIZE="1000")
+    async with worker, httpx.AsyncClient(timeout=60) as client:
         token, total = None, 0
         started = time.monotonic()
         for _ in range(pages):
@@ -273,19 +275,20 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--pages", type=int, default=20)
     args = parser.parse_args()
-    url = database_url()
-    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
-    workspace_id = await conn.fetchval("SELECT id FROM workspace WHERE slug = 'bench'")
-    await conn.close()
-    print(
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.1f}", flush=True
-    )
-    if args.part == "fanout":
-        await fanout(url, workspace_id, args.subscribers, args.rate, args.seconds)
-    elif args.part == "cost":
-        await cost(url, workspace_id, args.seconds)
-    else:
-        await sync(url, workspace_id, args.pages)
+    async with scratch_copy(database_url()) as url:  # the parts write: keep the seed as it is
+        conn = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
+        workspace_id = await conn.fetchval("SELECT id FROM workspace WHERE slug = 'bench'")
+        await conn.close()
+        print(
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+        if args.part == "fanout":
+            await fanout(url, workspace_id, args.subscribers, args.rate, args.seconds)
+        elif args.part == "cost":
+            await cost(url, workspace_id, args.seconds)
+        else:
+            await sync(url, workspace_id, args.pages)
 
 
 if __name__ == "__main__":
