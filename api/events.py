@@ -194,6 +194,7 @@ class PostgresListener:
                 payload = await asyncio.wait_for(self._pending.get(), KEEPALIVE_SECONDS)
             except TimeoutError:
                 await conn.fetchval("SELECT 1")  # notices a silently dead connection
+                await self._catch_up(conn)
                 continue
             payloads = [payload]
             while not self._pending.empty():

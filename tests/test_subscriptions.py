@@ -328,3 +328,26 @@ async def test_a_write_of_several_tables_sends_one_notification_and_its_rows_loa
         assert sorted(loaded) == sorted(r["entity"] for r in rows)
     finally:
         await watcher.close()
+
+
+@pytest.mark.skipif(not POSTGRES, reason="LISTEN/NOTIFY is PostgreSQL's")
+async def test_a_notice_nobody_here_wants_moves_the_replay_start_past_its_rows(settings, tenant):
+    """A notification names a transaction, not ids: when no subscriber here wants its workspace
+    the rows are not loaded, and the listener later reads the newest id instead, so a replay
+    after a lost connection does not walk every row written while nobody listened."""
+    dsn = asyncpg_dsn(settings.database_url)
+    listener = PostgresListener(Broker(queue_size=10), dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        listener._last_id = await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM change_log")
+        before = listener._last_id
+        await tenant.mutate("createAccount", {"name": "unwatched"}, "account { id }")
+        row = await conn.fetchrow(
+            "SELECT workspace_id, txid, id FROM change_log ORDER BY id DESC LIMIT 1"
+        )
+        await listener._load(conn, f"{row['workspace_id']}:{row['txid']}")
+        assert listener._last_id == before and listener._behind
+        await listener._catch_up(conn)
+        assert listener._last_id >= row["id"] and not listener._behind
+    finally:
+        await conn.close()
