@@ -13,6 +13,7 @@ from scoring_helpers import make_model
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from api.events import asyncpg_dsn
 from models import Role
 from models.changes import Position, current_horizon
 
@@ -336,8 +337,6 @@ async def test_a_bulk_update_after_a_one_row_update_joins_its_transition_tables_
     not be a nested loop: a later whole-workspace re-score on that pooled connection compared
     every pair of its 150,109 rows until the statement timeout cancelled it. auto_explain shows
     the plan the trigger's statement ran with."""
-    from api.events import asyncpg_dsn
-
     conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
     plans: list[str] = []
     conn.add_log_listener(lambda _conn, message: plans.append(message.message))
