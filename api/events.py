@@ -3,9 +3,14 @@
 PostgreSQL: one dedicated connection per process LISTENs on the channel the change-log triggers
 notify at commit (payload `workspace:txid`, once per transaction); the transaction's rows are
 loaded on that connection (index on workspace, txid, id) when the workspace has subscribers here,
-and fanned out in memory. When the connection is lost it reconnects, LISTENs again and replays
-the rows committed meanwhile (by id, skipping those already sent). SQLite (one process): an
-in-process poller reads new rows by id while anyone subscribes.
+and fanned out in memory. The triggers notify only for workspaces listed in `change_watch`: the
+listener lists those it has subscribers of and renews them while they last. A transaction whose
+trigger ran before a new watch was committed sends no notice, so the listener also sweeps the
+log every few seconds by snapshot: the rows of its workspaces written by transactions that its
+previous sweep's snapshot did not show (at or past its xmax, or in progress then). When the
+connection is lost it reconnects, LISTENs again and replays the rows committed meanwhile (by id,
+skipping those already sent). SQLite (one process): an in-process poller reads new rows by id
+while anyone subscribes.
 Every subscriber has a bounded queue; a subscriber that falls behind is ended with an error that
 tells the client to re-sync with `changes`.
 """
@@ -14,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,7 +32,9 @@ from models.changes import COLUMNS, NOTIFY_CHANNEL, Change, background
 
 logger = logging.getLogger("leadgraph.events")
 LOAD_CHUNK = 5000
-KEEPALIVE_SECONDS = 2.0
+KEEPALIVE_SECONDS = 2.0  # also how often the listener sweeps its workspaces' rows
+WATCH_SECONDS = 60  # a watch row's lifetime; renewed after a third of it
+WATCH = ""  # queued for the listener when a workspace gets its first subscriber here
 SQLITE_POLL_SECONDS = 0.05
 REMEMBERED_IDS = 100_000
 LISTENER_NAME = "leadgraph-listener"  # application_name of the LISTEN connection
@@ -93,6 +100,12 @@ class Broker:
         self.queue_size = queue_size
         self._subscribers: dict[int, set[Subscriber]] = {}
         self.wakeup = asyncio.Event()
+        self.on_new_workspace: Callable[[int], None] | None = None
+
+    @property
+    def workspaces(self) -> set[int]:
+        """The workspaces with subscribers here."""
+        return set(self._subscribers)
 
     @property
     def open(self) -> int:
@@ -108,6 +121,8 @@ class Broker:
         self, workspace_id: int, entities: frozenset[str], field_name: str
     ) -> Iterator[Subscriber]:
         subscriber = Subscriber(workspace_id, entities, asyncio.Queue(self.queue_size))
+        if workspace_id not in self._subscribers and self.on_new_workspace is not None:
+            self.on_new_workspace(workspace_id)
         self._subscribers.setdefault(workspace_id, set()).add(subscriber)
         self.wakeup.set()
         try:
@@ -150,9 +165,18 @@ class PostgresListener:
         self._sent_set: set[int] = set()
         self._behind = False  # notified of rows past _last_id that were not loaded
         self._caught_up_at = 0.0
+        self._watched: set[int] = set()  # workspaces whose watch row this process keeps
+        self._renewed_at = 0.0
+        self._cursor: tuple[int, list[int]] | None = None  # last sweep's snapshot: xmax, xip
+        self._swept_at = 0.0
+        self._loaded_txids: set[int] = set()  # loaded by notice; the next sweep skips them
+        broker.on_new_workspace = self._on_new_workspace
 
     def _on_notify(self, connection, pid, channel, payload: str) -> None:
         self._pending.put_nowait(payload)
+
+    def _on_new_workspace(self, workspace_id: int) -> None:
+        self._pending.put_nowait(WATCH)
 
     def _on_lost(self, connection) -> None:
         self._lost.set()
@@ -168,12 +192,14 @@ class PostgresListener:
                 conn.add_termination_listener(self._on_lost)
                 self._lost.clear()
                 await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                self._watched = set()  # listed again on this connection
                 if self.connections_made:
                     await self._replay(conn)
                 else:
                     self._last_id = await conn.fetchval(
                         "SELECT COALESCE(MAX(id), 0) FROM change_log"
                     )
+                await self._watch(conn)
                 self.connections_made += 1
                 self.connected.set()
                 delay = 0.1
@@ -195,20 +221,90 @@ class PostgresListener:
             except TimeoutError:
                 await conn.fetchval("SELECT 1")  # notices a silently dead connection
                 await self._catch_up(conn)
+                await self._watch(conn)
                 continue
             payloads = [payload]
             while not self._pending.empty():
                 payloads.append(self._pending.get_nowait())
             for item in payloads:
-                await self._load(conn, item)
+                if item != WATCH:
+                    await self._load(conn, item)
             await self._catch_up(conn)
+            await self._watch(conn)
         raise OSError("the listener connection was terminated")
+
+    async def _watch(self, conn: asyncpg.Connection) -> None:
+        """List the workspaces with subscribers here in `change_watch` (new ones at once, all of
+        them again after a third of their lifetime) and sweep every KEEPALIVE_SECONDS.
+
+        A new workspace is swept from the snapshot taken just before its watch row was written:
+        a transaction that commits after that snapshot but ran its trigger before the row was
+        there sent no notice; the next sweep finds its rows. Rows committed before the snapshot
+        are older than the subscription and are not sent."""
+        now = asyncio.get_running_loop().time()
+        wanted = self.broker.workspaces
+        new = wanted - self._watched
+        if new:
+            await self._sweep(conn)
+        if new or (wanted and now - self._renewed_at >= WATCH_SECONDS / 3):
+            await conn.execute(
+                "INSERT INTO change_watch (workspace_id, until) SELECT w, now() + "
+                "make_interval(secs => $2) FROM unnest($1::int[]) AS w "
+                "ON CONFLICT (workspace_id) DO UPDATE "
+                "SET until = GREATEST(change_watch.until, excluded.until)",
+                sorted(wanted),
+                WATCH_SECONDS,
+            )
+            self._renewed_at = now
+        self._watched = wanted
+        if wanted and now - self._swept_at >= KEEPALIVE_SECONDS:
+            await self._sweep(conn)
+
+    async def _sweep(self, conn: asyncpg.Connection) -> None:
+        """Publish the rows of watched workspaces from transactions the previous sweep's
+        snapshot did not show and that no notice loaded, then keep this sweep's snapshot. One
+        REPEATABLE READ transaction: the snapshot and the rows read agree."""
+        self._swept_at = asyncio.get_running_loop().time()
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            xmax, xip = await conn.fetchrow(
+                "SELECT pg_snapshot_xmax(s)::text::bigint, "
+                "ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) "
+                "FROM pg_current_snapshot() AS s"
+            )
+            if self._cursor is not None and self._watched:
+                since, running = self._cursor
+                after = 0
+                while True:
+                    rows = await conn.fetch(
+                        f"SELECT {COLUMNS} FROM change_log WHERE workspace_id = ANY($1::int[]) "
+                        "AND (txid >= $2 OR txid = ANY($3::bigint[])) "
+                        "AND txid <> ALL($4::bigint[]) AND id > $5 ORDER BY id LIMIT $6",
+                        sorted(self._watched),
+                        since,
+                        running,
+                        sorted(self._loaded_txids),
+                        after,
+                        LOAD_CHUNK,
+                    )
+                    if rows:
+                        after = rows[-1]["id"]
+                        self._last_id = max(self._last_id, after)
+                        changes = [Change.from_row(dict(r)) for r in rows]
+                        self._publish(
+                            [c for c in changes if self.broker.has_subscribers(c.workspace_id)]
+                        )
+                    if len(rows) < LOAD_CHUNK:
+                        break
+        self._cursor = (xmax, list(xip))
+        running = set(xip)
+        self._loaded_txids = {t for t in self._loaded_txids if t >= xmax or t in running}
 
     async def _load(self, conn: asyncpg.Connection, payload: str) -> None:
         workspace_id, txid = (int(x) for x in payload.split(":")[:2])
         if not self.broker.has_subscribers(workspace_id):
             self._behind = True
             return
+        self._loaded_txids.add(txid)
         after = 0
         while True:
             rows = await conn.fetch(

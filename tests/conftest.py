@@ -102,7 +102,10 @@ async def clean_tables(request, settings: Settings) -> None:
     request.getfixturevalue("app")
     conn = connections.get("default")
     if settings.is_postgres:
-        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        # change_watch: the listeners' table of watched workspaces (no model of its own).
+        await conn.execute_script(
+            f"TRUNCATE {', '.join(TABLES)}, change_watch RESTART IDENTITY CASCADE"
+        )
     else:
         for table in TABLES:
             await conn.execute_script(f"DELETE FROM {table}")

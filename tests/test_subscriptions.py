@@ -289,7 +289,8 @@ async def test_a_write_of_several_tables_sends_one_notification_and_its_rows_loa
 ):
     """recordInteraction writes an interaction, a score and a lead in one transaction: the
     change log's triggers announce it once (`workspace:txid`, identical payloads folded by
-    PostgreSQL), and the listener loads every row of that transaction from the one notice."""
+    PostgreSQL), and the listener loads every row of that transaction from the one notice.
+    Writes to a workspace that no listener watches announce nothing."""
     dsn = asyncpg_dsn(settings.database_url)
     received: list[str] = []
     watcher = await asyncpg.connect(dsn)
@@ -299,6 +300,12 @@ async def test_a_write_of_several_tables_sends_one_notification_and_its_rows_loa
         contact_id = contact["contact"]["id"]
         await tenant.mutate(
             "createLead", {"topic": "Solar", "contactId": contact_id}, "lead { id }"
+        )
+        await asyncio.sleep(0.3)  # a notice of those writes would be here by now
+        assert received == []
+        await watcher.execute(
+            "INSERT INTO change_watch VALUES ($1, now() + interval '1 minute')",
+            tenant.workspace.id,
         )
         recorded = await tenant.mutate(
             "recordInteraction",
@@ -360,3 +367,41 @@ async def test_a_notice_nobody_here_wants_moves_the_replay_start_past_its_rows(s
         assert listener._last_id >= row["id"] and not listener._behind
     finally:
         await conn.close()
+
+
+@pytest.mark.skipif(not POSTGRES, reason="LISTEN/NOTIFY is PostgreSQL's")
+async def test_a_transaction_that_ran_before_the_watch_reaches_the_subscriber_by_the_sweep(
+    settings, tenant
+):
+    """A write whose trigger ran before the workspace was watched sends no notice, though it
+    commits after the subscription started. The listener's sweep, by the snapshot taken before
+    the watch row was written, delivers its row once; a row committed before the subscription
+    is not sent."""
+    dsn = asyncpg_dsn(settings.database_url)
+    broker = Broker(queue_size=100)
+    listener = PostgresListener(broker, dsn)
+    conn, writer = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        created = await tenant.mutate("createAccount", {"name": "before"}, "account { id }")
+        account_id = int(base64.b64decode(created["account"]["id"]).split(b":")[1])
+        ws = tenant.workspace.id
+        await listener._watch(conn)  # nobody subscribed: nothing listed
+        assert await conn.fetchval("SELECT count(*) FROM change_watch") == 0
+        in_flight = writer.transaction()
+        await in_flight.start()
+        await writer.execute("UPDATE account SET name = 'in flight' WHERE id = $1", account_id)
+        with broker.subscribe(ws, frozenset({"account"}), "recordChanged") as sub:
+            await listener._watch(conn)
+            assert await conn.fetchval(
+                "SELECT count(*) FROM change_watch WHERE workspace_id = $1 AND until > now()", ws
+            )
+            await in_flight.commit()
+            assert sub.queue.empty()
+            await listener._sweep(conn)
+            event = sub.queue.get_nowait()
+            assert (event.change.kind, event.change.record_id) == ("UPDATED", account_id)
+            await listener._sweep(conn)
+            assert sub.queue.empty()
+    finally:
+        await conn.close()
+        await writer.close()
