@@ -4,8 +4,9 @@ of its idle p99.
 
     LEADGRAPH_BENCH_DATABASE_URL=postgres://.../leadgraph_bench python bench/isolation.py
 
-The noisy workspace is the seeded `bench` one (100,000 contacts); the quiet one is small. Both
-load generators are closed loops of httpx clients in this process (one uvicorn worker serves).
+The noisy workspace is the seeded `bench` one (100,000 contacts); the quiet one is small and is
+created in a scratch copy of the seeded database, dropped after the run. Both load generators
+are closed loops of httpx clients in this process (one uvicorn worker serves).
 """
 
 import asyncio
@@ -16,7 +17,7 @@ import time
 from collections import Counter
 
 import httpx
-from common import ROOT, database_url, issue_key, prepare, uvicorn_worker
+from common import ROOT, database_url, issue_key, prepare, scratch_copy, uvicorn_worker
 from graphql import parse
 from tortoise import Tortoise
 
@@ -104,8 +105,13 @@ async def main() -> None:
     seconds = int(os.environ.get("ISOLATION_SECONDS", "8"))
     noisy_connections = int(os.environ.get("ISOLATION_NOISY_CONNECTIONS", "12"))
     port = int(os.environ.get("ISOLATION_PORT", "9731"))
-    url = database_url()
-    noisy_id = await prepare(url, 100_000)
+    seeded = database_url()
+    noisy_id = await prepare(seeded, 100_000)
+    async with scratch_copy(seeded) as url:
+        await measure(url, noisy_id, seconds, noisy_connections, port)
+
+
+async def measure(url: str, noisy_id: int, seconds: int, noisy_connections: int, port: int):
     quiet_id = await quiet_workspace(url)
     settings = Settings()
     schema = build_schema(settings)

@@ -50,7 +50,7 @@ END $$;
 """
 
 
-def pg_function(name, select, rows="new_rows", notify=PG_NOTIFY):
+def pg_function(name, select, rows="new_rows", joins=False, notify=PG_NOTIFY):
     """A statement-level trigger function logging `select`. A statement that touched no row
     still fires it (an upsert fires both its INSERT and its UPDATE trigger; recordInteraction's
     statement writes four tables, most of them in no row): such a call returns at once, which
@@ -60,8 +60,8 @@ def pg_function(name, select, rows="new_rows", notify=PG_NOTIFY):
     first call. An UPDATE's old and new rows are joined by id: planned on a one-row update (as
     every recordInteraction makes), the join was a nested loop, and a later re-score of 150,109
     leads on the same pooled connection compared every pair of rows until the statement timeout
-    cancelled it. Without nested loops the join is hashed whatever size it was planned for."""
-    joins = " JOIN " in select
+    cancelled it. Without nested loops (`joins`: the SELECT joins old and new rows) the join is
+    hashed whatever size it was planned for."""
     return (
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
         + ("SET enable_nestloop = off " if joins else "")
@@ -79,7 +79,7 @@ SCORE_DETAIL = (
     "jsonb_build_object('model', n.model_id, 'score', n.score, 'previous', {previous}, "
     "'grade', n.grade, 'sales_ready', n.sales_ready, 'previous_sales_ready', {previous_ready})"
 )
-# (name, logged rows' SELECT, transition table that must hold a row)
+# (name, logged rows' SELECT[, transition table that must hold a row, joins old and new])
 FUNCTIONS = [
     (
         "leadgraph_log_insert",
@@ -89,6 +89,8 @@ FUNCTIONS = [
         "leadgraph_log_update",
         f"SELECT n.workspace_id, {TX}, TG_TABLE_NAME, 'UPDATED', n.id, NULL, now() "
         "FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n IS DISTINCT FROM o",
+        "new_rows",
+        True,
     ),
     (
         "leadgraph_log_delete",
@@ -108,6 +110,8 @@ FUNCTIONS = [
         + ", now() FROM new_rows n JOIN old_rows o ON o.id = n.id "
         "WHERE n.score <> o.score OR n.grade IS DISTINCT FROM o.grade "
         "OR n.sales_ready <> o.sales_ready",
+        "new_rows",
+        True,
     ),
     (
         "leadgraph_log_status",
