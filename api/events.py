@@ -181,14 +181,25 @@ class PostgresListener:
     def _on_lost(self, connection) -> None:
         self._lost.set()
 
+    async def connect(self) -> asyncpg.Connection:
+        """The LISTEN connection. Its statements are planned for their values every time: a
+        generic plan of the sweep (`workspace_id = ANY(...) AND txid >= ... ORDER BY id
+        LIMIT ...`) walks the primary key over the whole log (480 ms on 855,403 rows instead
+        of 0.3 ms), and asyncpg prepares every statement, so PostgreSQL may switch to it."""
+        return await asyncpg.connect(
+            self.dsn,
+            server_settings={
+                "application_name": LISTENER_NAME,
+                "plan_cache_mode": "force_custom_plan",
+            },
+        )
+
     async def run(self) -> None:
         delay = 0.1
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(
-                    self.dsn, server_settings={"application_name": LISTENER_NAME}
-                )
+                conn = await self.connect()
                 conn.add_termination_listener(self._on_lost)
                 self._lost.clear()
                 await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
@@ -362,6 +373,19 @@ class SqlitePoller:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self._last_id: int | None = None
+
+    async def connect(self) -> asyncpg.Connection:
+        """The LISTEN connection. Its statements are planned for their values every time: a
+        generic plan of the sweep (`workspace_id = ANY(...) AND txid >= ... ORDER BY id
+        LIMIT ...`) walks the primary key over the whole log (480 ms on 855,403 rows instead
+        of 0.3 ms), and asyncpg prepares every statement, so PostgreSQL may switch to it."""
+        return await asyncpg.connect(
+            self.dsn,
+            server_settings={
+                "application_name": LISTENER_NAME,
+                "plan_cache_mode": "force_custom_plan",
+            },
+        )
 
     async def run(self) -> None:
         background.set(True)
