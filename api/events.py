@@ -169,7 +169,7 @@ class PostgresListener:
         self._renewed_at = 0.0
         self._cursor: tuple[int, list[int]] | None = None  # last sweep's snapshot: xmax, xip
         self._swept_at = 0.0
-        self._loaded_txids: set[int] = set()  # loaded by notice; the next sweep skips them
+        self._loaded: set[tuple[int, int]] = set()  # (workspace, txid) loaded by notice
         broker.on_new_workspace = self._on_new_workspace
 
     def _on_notify(self, connection, pid, channel, payload: str) -> None:
@@ -289,11 +289,12 @@ class PostgresListener:
                     rows = await conn.fetch(
                         f"SELECT {COLUMNS} FROM change_log WHERE workspace_id = ANY($1::int[]) "
                         "AND (txid >= $2 OR txid = ANY($3::bigint[])) "
-                        "AND txid <> ALL($4::bigint[]) AND id > $5 ORDER BY id LIMIT $6",
+                        "AND workspace_id || ':' || txid <> ALL($4::text[]) AND id > $5 "
+                        "ORDER BY id LIMIT $6",
                         sorted(self._watched),
                         since,
                         running,
-                        sorted(self._loaded_txids),
+                        [f"{w}:{t}" for w, t in sorted(self._loaded)],
                         after,
                         LOAD_CHUNK,
                     )
@@ -308,14 +309,14 @@ class PostgresListener:
                         break
         self._cursor = (xmax, list(xip))
         running = set(xip)
-        self._loaded_txids = {t for t in self._loaded_txids if t >= xmax or t in running}
+        self._loaded = {(w, t) for w, t in self._loaded if t >= xmax or t in running}
 
     async def _load(self, conn: asyncpg.Connection, payload: str) -> None:
         workspace_id, txid = (int(x) for x in payload.split(":")[:2])
         if not self.broker.has_subscribers(workspace_id):
             self._behind = True
             return
-        self._loaded_txids.add(txid)
+        self._loaded.add((workspace_id, txid))
         after = 0
         while True:
             rows = await conn.fetch(
