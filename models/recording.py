@@ -1,15 +1,27 @@
-"""recordInteraction on PostgreSQL in three round trips: (1) BEGIN and lock the leads, (2) one
-statement that checks the references and the idempotency key, inserts the interaction,
-re-scores the leads under every active model, writes their summaries, statuses and events and
-reads it all back, (3) COMMIT. The change log is written by the tables' triggers, as always.
+"""recordInteraction on PostgreSQL: one statement when every active model's rules only count
+interactions, three round trips when a model has entry criteria or attribute rules.
 
-Why the lock is a statement of its own: under READ COMMITTED a statement reads with the snapshot
-taken when it starts, so a statement that waited for a lead lock would count the interactions
-without the one its predecessor committed meanwhile (a lost update). The lock statement goes out
-with BEGIN in one simple-query message (ids inlined as integers, no rows needed back); the write
-statement starts after it holds the locks and sees every committed interaction. The interaction
-it inserts is invisible to its own snapshot, so the re-score counts it from the INSERT's
-RETURNING (`counted_interactions(also=...)`).
+The write statement checks the references and the idempotency key, inserts the interaction,
+re-scores the leads under every active model, writes their summaries, statuses and events and
+reads it all back. The change log is written by the tables' triggers, as always.
+
+Why the leads are locked before anything is counted: under READ COMMITTED a statement reads with
+the snapshot taken when it starts, so a statement that waited for a lead lock would count the
+interactions without the one its predecessor committed meanwhile (a lost update).
+
+- **One statement** (autocommit, one round trip): its first step calls
+  `leadgraph_lock_and_read`, which locks the leads and then reads them, their counted
+  interactions and the models' version with a snapshot of its own, taken after the locks
+  (a VOLATILE function's queries each take a fresh one). The statement scores from what the
+  function returned, never from its own older snapshot. Entry criteria and attribute rules read
+  lead, contact and account attributes, which that snapshot could show stale; models with them
+  take the other shape.
+- **Three round trips**: (1) BEGIN and lock the leads, (2) the write statement, which starts
+  after the locks are held and so sees every committed interaction, (3) COMMIT. The lock goes
+  out with BEGIN in one simple-query message (ids inlined as integers, no rows needed back).
+
+The interaction a statement inserts is invisible to its own snapshot, so the re-score counts it
+from the INSERT's RETURNING (`counted_interactions(also=...)`).
 
 The active scoring models are cached per workspace with a version (each row's id and xmin): the
 write statement compares it with the stored models and writes nothing when they differ; the
@@ -55,6 +67,18 @@ class ActiveModels:
     @property
     def primary_ids(self) -> list[int]:
         return [m.id for m in self.models if m.primary]
+
+    @property
+    def in_one_statement(self) -> bool:
+        """Every model's rules only count interactions (see the module docstring)."""
+        return not any(
+            getattr(m, "applies_to", None) or any(r.get("lead_matches") for r in m.rules)
+            for m in self.models
+        )
+
+    @property
+    def read_metadata(self) -> bool:
+        return any(r.get("metadata_contains") is not None for m in self.models for r in m.rules)
 
 
 MODELS_VERSION = (
@@ -125,6 +149,49 @@ END $$
 """
 
 
+# Installed by migration 0015: the one-statement shape's first step (see the module docstring).
+# The leads are locked as `leadgraph_lock_leads` does, then read with a fresh snapshot: each
+# with its row (as JSON, for the answer), the models' version and its counted interactions
+# (its own and its contact's contact-level ones) as arrays; metadata only when a rule needs it.
+# ROWS 3: a contact's few leads. The default estimate (1,000 rows) made the statement's cached
+# plan sort, hash and hash-aggregate what are a handful of rows. Generic plans: the reading
+# query's custom plan (`= ANY(locked)`) never lost to the generic one, so it was planned again
+# on every call (the function cost twice as much).
+READ_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION leadgraph_lock_and_read(
+  queue int, ws int, only_lead int, of_contact int, with_metadata boolean)
+RETURNS TABLE (id int, contact_id int, status text, lead json, version text, types text[],
+  occurred timestamptz[], metadata jsonb[])
+LANGUAGE plpgsql ROWS 3 SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+DECLARE locked int[];
+BEGIN
+  IF only_lead IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(queue, l.id) FROM lead l
+      WHERE l.workspace_id = ws AND l.id = only_lead;
+    SELECT array_agg(s.id) INTO locked FROM (SELECT l.id FROM lead l
+      WHERE l.workspace_id = ws AND l.id = only_lead FOR UPDATE) s;
+  ELSE
+    PERFORM pg_advisory_xact_lock(queue, s.id)
+      FROM (SELECT l.id FROM lead l WHERE l.workspace_id = ws AND l.contact_id = of_contact
+            ORDER BY l.id) s;
+    SELECT array_agg(s.id) INTO locked FROM (SELECT l.id FROM lead l
+      WHERE l.workspace_id = ws AND l.contact_id = of_contact ORDER BY l.id FOR UPDATE) s;
+  END IF;
+  RETURN QUERY
+    SELECT l.id, l.contact_id, l.status::text, row_to_json(l), ({MODELS_VERSION.format(ws="ws")}),
+      c.types, c.occurred, c.metadata
+    FROM lead l CROSS JOIN LATERAL (
+      SELECT array_agg(i.type::text) AS types, array_agg(i.occurred_at) AS occurred,
+        array_agg(CASE WHEN with_metadata THEN i.metadata END) AS metadata
+      FROM (SELECT i.type, i.occurred_at, i.metadata FROM interaction i WHERE i.lead_id = l.id
+            UNION ALL SELECT i.type, i.occurred_at, i.metadata FROM interaction i
+            WHERE i.contact_id = l.contact_id AND i.lead_id IS NULL) i) c
+    WHERE l.workspace_id = ws AND l.id = ANY(locked) ORDER BY l.id;
+END $$
+"""
+
+
 def lock_script(item: Item) -> str:
     """BEGIN, UTC timestamps in the JSON read back, and the leads locked in id order: the lead,
     or every lead of the contact (`leadgraph_lock_leads`). Integers only are inlined (a simple
@@ -150,10 +217,25 @@ class Touched:
     workspace: str
     which: str
     gate: str = ""
+    relation = "lead"
+    carries_interactions = False
 
     def leads(self, q: Sql, alias: str) -> str:
         condition = f"{alias}.workspace_id = {self.workspace} AND {alias}.{self.which}"
         return f"({condition} AND {self.gate})" if self.gate else f"({condition})"
+
+
+@dataclass(frozen=True)
+class Locked:
+    """The leads `leadgraph_lock_and_read` locked and read (the CTE `lk`), their interactions
+    carried along: the one-statement shape's Scope. `gate` as in Touched."""
+
+    gate: str = ""
+    relation = "lk"
+    carries_interactions = True
+
+    def leads(self, q: Sql, alias: str) -> str:
+        return f"({self.gate})" if self.gate else "TRUE"
 
 
 @dataclass(frozen=True)
@@ -211,12 +293,21 @@ def write_statement(
 
 def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, list[Any]]:
     has_contact, has_lead, has_key = shape
+    one = active.in_one_statement
     q = Sql(True)
     now: Any = Now()
     ws = q.typed(workspace_id, "int")
     given_contact = q.typed(Slot("contact"), "int") if has_contact else None
     given_lead = q.typed(Slot("lead"), "int") if has_lead else None
-    joins, columns = [], []
+    version = q.typed(active.version, "text")
+    joins, columns, locked = [], [], ""
+    if one:
+        of_contact = "NULL::int" if given_lead is not None else given_contact
+        locked = (
+            "lk AS MATERIALIZED (SELECT * FROM leadgraph_lock_and_read("
+            f"{WRITE_QUEUE}, {ws}, {given_lead or 'NULL::int'}, {of_contact}, "
+            f"{'TRUE' if active.read_metadata else 'FALSE'})), "
+        )
     if given_contact is not None:
         columns.append(
             f"EXISTS (SELECT 1 FROM contact c WHERE c.id = {given_contact} "
@@ -244,11 +335,13 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
     else:
         key = "NULL::text"
         columns += ["NULL::int AS known_id", "NULL::text AS known_fingerprint"]
-    columns.append(f"({MODELS_VERSION.format(ws=ws)}) AS version")
-    version = q.typed(active.version, "text")
+    if one:  # as read after the locks; with no lead to lock, nothing is scored
+        columns.append(f"COALESCE((SELECT lk.version FROM lk LIMIT 1), {version}) AS version")
+    else:
+        columns.append(f"({MODELS_VERSION.format(ws=ws)}) AS version")
     fingerprint = q.typed(Slot("fingerprint"), "text")
     found = f"contact_found AND lead_found AND {matches} AND version = {version}"
-    checks = (
+    checks = locked + (
         f"chk AS (SELECT {', '.join(columns)} FROM (SELECT 1) one {' '.join(joins)}), "
         f"v AS (SELECT chk.*, ({found} AND known_id IS NULL) AS fresh, ({found} "
         f"AND known_id IS NOT NULL AND known_fingerprint = {fingerprint}) AS replay FROM chk)"
@@ -264,8 +357,9 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         f"{fingerprint}, {now_} FROM v WHERE v.fresh ON CONFLICT DO NOTHING "
         "RETURNING id, type, occurred_at, contact_id, lead_id, metadata)"
     )
-    scope = Touched(ws, touched_which, "EXISTS (SELECT 1 FROM ins)")
-    everywhere = Touched(ws, touched_which)
+    gate = "EXISTS (SELECT 1 FROM ins)"
+    scope = Locked(gate) if one else Touched(ws, touched_which, gate)
+    everywhere = Locked() if one else Touched(ws, touched_which)
     ctes = [checks, insert]
     if active.models:
         rows = " UNION ALL ".join(
@@ -299,7 +393,8 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         f"(l.status = ANY({open_}) AND COALESCE(BOOL_OR(u.sales_ready AND "
         "(u.previous_score IS NULL OR u.score > u.previous_score "
         f"OR (l.status = {new} AND NOT COALESCE(u.previous_sales_ready, FALSE)))), FALSE)) "
-        f"AS promote FROM lead l LEFT JOIN up u ON u.lead_id = l.id WHERE {scope.leads(q, 'l')} "
+        f"AS promote FROM {scope.relation} l LEFT JOIN up u ON u.lead_id = l.id "
+        f"WHERE {scope.leads(q, 'l')} "
         "GROUP BY l.id, l.status)"
     )
     ctes.append(
@@ -322,7 +417,8 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
     changes = (
         f"SELECT u.{score_columns.format(p='u.')}, x.status FROM up u JOIN x ON x.id = u.lead_id "
         f"UNION ALL SELECT s.{score_columns.format(p='s.')}, l.status FROM lead_score s "
-        f"JOIN lead l ON l.id = s.lead_id WHERE v.replay AND {everywhere.leads(q, 'l')} "
+        f"JOIN {everywhere.relation} l ON l.id = s.lead_id "
+        f"WHERE v.replay AND {everywhere.leads(q, 'l')} "
         f"AND s.model_id = ANY({q.typed(active.ids, 'int[]')})"
     )
     select = (
@@ -332,8 +428,9 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         "(SELECT row_to_json(k) FROM interaction k WHERE v.replay AND k.id = v.known_id) "
         "AS known, "
         f"(SELECT json_agg(c ORDER BY c.lead_id, c.model_id) FROM ({changes}) c) AS changes, "
-        "(SELECT json_agg(CASE WHEN n.id IS NULL THEN row_to_json(l) ELSE row_to_json(n) END) "
-        f"FROM lead l LEFT JOIN lu n ON n.id = l.id WHERE (v.fresh OR v.replay) "
+        f"(SELECT json_agg(CASE WHEN n.id IS NULL THEN {'l.lead' if one else 'row_to_json(l)'} "
+        f"ELSE row_to_json(n) END) FROM {everywhere.relation} l LEFT JOIN lu n ON n.id = l.id "
+        "WHERE (v.fresh OR v.replay) "
         f"AND {everywhere.leads(q, 'l')}) AS leads FROM v"
     )
     return f"WITH {', '.join(ctes)} {select}", q.params

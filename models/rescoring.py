@@ -28,6 +28,8 @@ class Scope:
 
     workspace_id: int
     lead_ids: list[int] | None = None
+    relation = "lead"  # where the in-scope leads are read from
+    carries_interactions = False  # see counted_interactions
 
     def leads(self, q: Sql, alias: str) -> str:
         parts = [f"{alias}.workspace_id = {q.param(self.workspace_id)}"]
@@ -70,18 +72,30 @@ def counted_interactions(
     """(lead_id, type, occurred_at, *columns) of every interaction that counts for each lead in
     scope; `columns` are expressions over the interaction `i`. `also` names a relation with the
     interaction's columns counted as well (rows the same statement inserts, which its snapshot
-    does not show)."""
+    does not show).
+
+    A scope that `carries_interactions` reads its leads from `scope.relation`, whose rows hold
+    their counted interactions as arrays (`types`, `occurred`, `metadata`: models/recording.py,
+    read after the leads were locked) in place of the interaction table."""
     extra = "".join(f", {c}" for c in columns)
-    counted = (
-        f"SELECT l1.id AS lead_id, i.type, i.occurred_at{extra} FROM lead l1 "
-        f"JOIN interaction i ON i.lead_id = l1.id WHERE {scope.leads(q, 'l1')} "
-        f"UNION ALL SELECT l2.id AS lead_id, i.type, i.occurred_at{extra} FROM lead l2 "
-        f"JOIN interaction i ON i.contact_id = l2.contact_id AND i.lead_id IS NULL "
-        f"WHERE {scope.leads(q, 'l2')}"
-    )
+    leads = scope.relation
+    if scope.carries_interactions:
+        counted = (
+            f"SELECT l1.id AS lead_id, i.type, i.occurred_at{extra} FROM {leads} l1 "
+            "CROSS JOIN LATERAL unnest(l1.types, l1.occurred, l1.metadata) "
+            f"AS i(type, occurred_at, metadata) WHERE {scope.leads(q, 'l1')}"
+        )
+    else:
+        counted = (
+            f"SELECT l1.id AS lead_id, i.type, i.occurred_at{extra} FROM {leads} l1 "
+            f"JOIN interaction i ON i.lead_id = l1.id WHERE {scope.leads(q, 'l1')} "
+            f"UNION ALL SELECT l2.id AS lead_id, i.type, i.occurred_at{extra} FROM {leads} l2 "
+            f"JOIN interaction i ON i.contact_id = l2.contact_id AND i.lead_id IS NULL "
+            f"WHERE {scope.leads(q, 'l2')}"
+        )
     if also:
         counted += (
-            f" UNION ALL SELECT l3.id AS lead_id, i.type, i.occurred_at{extra} FROM lead l3 "
+            f" UNION ALL SELECT l3.id AS lead_id, i.type, i.occurred_at{extra} FROM {leads} l3 "
             f"JOIN {also} i ON i.lead_id = l3.id OR (i.lead_id IS NULL "
             f"AND i.contact_id = l3.contact_id) WHERE {scope.leads(q, 'l3')}"
         )
@@ -129,12 +143,12 @@ def score_select(
     in_model = conjunction([scope.leads(q, "l"), entry_condition(model, "l", q)])
     if sums:
         aggregated = (
-            f"SELECT l.id AS lead_id, {', '.join(sums)} FROM lead l "
+            f"SELECT l.id AS lead_id, {', '.join(sums)} FROM {scope.relation} l "
             f"LEFT JOIN ({counted_interactions(scope, q, columns=columns, also=also)}) c "
             f"ON c.lead_id = l.id WHERE {in_model} GROUP BY l.id"
         )
     else:
-        aggregated = f"SELECT l.id AS lead_id FROM lead l WHERE {in_model}"
+        aggregated = f"SELECT l.id AS lead_id FROM {scope.relation} l WHERE {in_model}"
     # Each attribute rule is the set of in-scope leads matching its filter, joined back: its
     # EXISTS conditions then run as (hash) semi-joins over the related table, not as one probe
     # per lead.

@@ -82,9 +82,11 @@ def disjunction(parts: Iterable[str]) -> str:
 
 
 def parse_datetime(value: Any) -> Any:
-    """SQLite hands back timestamps as text; PostgreSQL as aware datetimes."""
+    """SQLite hands back timestamps as text; PostgreSQL as aware datetimes, or as text in the
+    session's time zone inside JSON: aware ones are given in UTC, as asyncpg gives them."""
     if isinstance(value, str):
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed
     return value
 
 

@@ -1,10 +1,12 @@
-"""recordInteraction on PostgreSQL: three round trips (models/recording.py), the payload built
-from what the write statement read back, the answer's leads primed into the request's loader."""
+"""recordInteraction on PostgreSQL: one statement or three round trips (models/recording.py),
+the payload built from what the write statement read back, the answer's leads primed into the
+request's loader."""
 
 import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from strawberry import relay
 
 from api.context import Info
@@ -106,26 +108,53 @@ async def _write(write: recording.Item, actor: str | None, now: datetime):
         active = recording.cached_models(write.workspace_id)
         if active is None:
             active = await recording.load_models(con, write.workspace_id)
-        await con.execute(recording.lock_script(write))
-        try:
-            while True:
-                sql, params = recording.write_statement(write, active, actor, now)
-                row = await con.fetchrow(sql, *params)
-                if row["version"] == active.version:
-                    break
-                active = await recording.load_models(con, write.workspace_id)
-            if row["fresh"] and row["inserted"] is None:
-                raise Raced
-        except BaseException:
-            await _rollback(con)
-            raise
-        try:
-            await con.execute("COMMIT")
-        except BaseException as exc:
-            exc.commit_sent = True  # type: ignore[attr-defined]  # see committing()
-            raise
-        mark_committed(con)  # nothing outlives the COMMIT: no reset round trip (models/pool.py)
+        while True:
+            if active.in_one_statement:
+                row = await _in_one_statement(con, write, active, actor, now)
+            else:
+                row = await _in_a_transaction(con, write, active, actor, now)
+            if row["version"] == active.version:
+                break
+            active = await recording.load_models(con, write.workspace_id)  # nothing written
+        if row["fresh"] and row["inserted"] is None:
+            raise Raced
+        mark_committed(con)  # nothing outlives the commit: no reset round trip (models/pool.py)
     return row, active
+
+
+async def _in_one_statement(con: Any, write, active, actor, now) -> Any:
+    """The write statement on its own, committed by the server as it ends. An ERROR PostgreSQL
+    reports means it rolled back; anything else once it was sent (the session terminated, the
+    connection lost, the request cancelled) leaves the outcome unknown (see committing())."""
+    sql, params = recording.write_statement(write, active, actor, now)
+    try:
+        return await con.fetchrow(sql, *params)
+    except BaseException as exc:
+        if not (isinstance(exc, asyncpg.PostgresError) and _severity(exc) == "ERROR"):
+            exc.commit_sent = True  # type: ignore[attr-defined]
+        raise
+
+
+def _severity(error: asyncpg.PostgresError) -> str | None:
+    return getattr(error, "severity_en", None) or getattr(error, "severity", None)
+
+
+async def _in_a_transaction(con: Any, write, active, actor, now) -> Any:
+    """BEGIN with the lock, the write statement, COMMIT (of nothing when the statement found
+    other models or lost an idempotency-key race: the caller tries again)."""
+    await con.execute(recording.lock_script(write))
+    try:
+        sql, params = recording.write_statement(write, active, actor, now)
+        row = await con.fetchrow(sql, *params)
+    except BaseException:
+        await _rollback(con)
+        raise
+    try:
+        await con.execute("COMMIT")
+    except BaseException as exc:
+        exc.commit_sent = True  # type: ignore[attr-defined]  # see committing()
+        raise
+    return row
 
 
 async def _rollback(con: Any) -> None:

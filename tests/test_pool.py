@@ -10,7 +10,7 @@ import os
 import asyncpg
 import pytest
 from conftest import TABLES
-from scoring_helpers import contact_with_leads
+from scoring_helpers import contact_with_leads, make_model
 from tortoise import connections
 
 from models import Role
@@ -115,17 +115,38 @@ async def test_anything_else_gets_the_full_reset(tenant):
     assert after_commit and all("RESET ALL" in (q or "") for q in after_commit), sent
 
 
-async def test_a_committed_recording_is_released_without_the_reset_round_trip(tenant):
-    """recordInteraction's connection goes back to the pool right after its COMMIT, with no
-    reset statement; what it set (SET LOCAL TimeZone) and the advisory locks it took are gone
-    with the transaction: no advisory lock is held, no session is left in a transaction, and
-    the pooled connections still have the server's time zone."""
+# recordInteraction's two shapes (models/recording.py) and the statement its commit follows.
+SHAPES = {
+    "one statement": "leadgraph_lock_and_read",  # the models only count interactions
+    "three round trips": "COMMIT",  # a model with an attribute rule
+}
+
+
+async def recording_shape(tenant, shape: str) -> str:
+    if shape == "three round trips":
+        await make_model(
+            tenant,
+            name="Attr",
+            primary=False,
+            rules=[{"leadMatches": {"topic": {"eq": "Solar"}}, "points": 1}],
+        )
+    return SHAPES[shape]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_committed_recording_is_released_without_the_reset_round_trip(tenant, shape):
+    """recordInteraction's connection goes back to the pool right after its write commits (the
+    one statement, or the COMMIT after BEGIN and the statement), with no reset statement; what
+    it set (SET LOCAL TimeZone) and the advisory locks it took are gone with the transaction:
+    no advisory lock is held, no session is left in a transaction, and the pooled connections
+    still have the server's time zone."""
+    marker = await recording_shape(tenant, shape)
     contact_id, _ = await contact_with_leads(tenant, topics=["Solar", "Wind"])
     await tenant.gql(RECORD, {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}})
     with statements_sent() as sent:
         for _ in range(3):
             await tenant.gql(RECORD, {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}})
-    after_commit = followers(sent, "COMMIT")
+    after_commit = followers(sent, marker)
     assert len(after_commit) == 3 and not any("RESET ALL" in (q or "") for q in after_commit), sent
     pool = connections.get("default")._pool
     async with pool.acquire() as pooled:
@@ -142,17 +163,19 @@ async def test_a_committed_recording_is_released_without_the_reset_round_trip(te
     assert (zone, held, idle_in_transaction) == (default, 0, 0)
 
 
-async def test_a_refused_recording_is_still_released_clean(tenant):
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_refused_recording_is_still_released_clean(tenant, shape):
     """A recording refused after its statement ran (the lead is not the contact's: nothing
     written, the transaction committed empty) is released without the reset too, and the next
     request on the pool sees no transaction left open."""
+    marker = await recording_shape(tenant, shape)
     contact_id, _ = await contact_with_leads(tenant, topics=["Solar"])
     _, (other_lead,) = await contact_with_leads(tenant, topics=["Wind"])
     variables = {"i": {"contactId": contact_id, "leadId": other_lead, "type": "EMAIL_OPENED"}}
     with statements_sent() as sent:
         data = await tenant.gql(RECORD, variables)
     assert data["recordInteraction"]["userErrors"] == [{"code": "INVALID"}]
-    after_commit = followers(sent, "COMMIT")
+    after_commit = followers(sent, marker)
     assert len(after_commit) == 1 and "RESET ALL" not in (after_commit[0] or ""), sent
     await assert_every_table_lockable_now()
 

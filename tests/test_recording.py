@@ -1,14 +1,18 @@
-"""recordInteraction's PostgreSQL path (resolvers/recording.py): three round trips, the same
-answers as the general path, cached scoring models that follow every change, and idempotency
+"""recordInteraction's PostgreSQL path (resolvers/recording.py): one statement when the models
+only count interactions and three round trips otherwise, counting what the lock holder committed,
+the same answers as the general path, cached scoring models that follow every change, and idempotency
 keys that hold when no lead lock serialises the racing requests."""
 
 import asyncio
 import os
 
+import asyncpg
 import pytest
 from scoring_helpers import contact_with_leads, lead_state, make_model, only_model
+from strawberry import relay
 
 from models import Interaction, Role
+from models.recording import WRITE_QUEUE
 
 postgres_only = pytest.mark.skipif(
     not os.environ.get("LEADGRAPH_TEST_DATABASE_URL", "").startswith("postgres"),
@@ -59,6 +63,85 @@ async def test_three_round_trips_whatever_the_models(tenant, count_round_trips):
     count_round_trips.clear()
     await record(tenant, contactId=contact_id, type="EMAIL_OPENED", idempotencyKey="k")  # replay
     assert count_round_trips.count - count_round_trips.resets() - baseline <= 3
+
+
+@postgres_only
+async def test_one_round_trip_when_the_models_only_count_interactions(tenant, count_round_trips):
+    """With models whose rules only count interactions (capped, decayed, narrowed by metadata),
+    a recordInteraction that re-scores two leads under two models sends PostgreSQL one message
+    beyond what any request costs: the write statement, committed by the server as it ends. A
+    replay of its idempotency key too."""
+    await make_model(
+        tenant,
+        name="Second",
+        primary=False,
+        rules=[
+            {"interactionType": "EMAIL_OPENED", "points": 2, "halfLifeDays": 30},
+            {"interactionType": "EMAIL_OPENED", "points": 3, "metadataContains": {"c": 1}},
+        ],
+    )
+    contact_id, _ = await contact_with_leads(tenant)
+    await record(tenant, contactId=contact_id, type="EMAIL_OPENED")  # statements prepared
+    count_round_trips.clear()
+    await tenant.gql("{ __typename }", role=Role.MARKETING)
+    baseline = count_round_trips.count - count_round_trips.resets()
+    count_round_trips.clear()
+    result = await record(
+        tenant, contactId=contact_id, type="EMAIL_OPENED", metadata={"c": 1}, idempotencyKey="k"
+    )
+    assert len(result["scoreChanges"]) == 4  # two leads, two active models
+    second = [c["score"] for c in result["scoreChanges"] if c["model"]["name"] == "Second"]
+    assert second == [2 + 3 + 2, 2 + 3 + 2]  # decayed (a few seconds old) and metadata matched
+    assert count_round_trips.count - count_round_trips.resets() - baseline <= 1
+    count_round_trips.clear()
+    replay = await record(
+        tenant, contactId=contact_id, type="EMAIL_OPENED", metadata={"c": 1}, idempotencyKey="k"
+    )
+    assert replay["interaction"]["id"] == result["interaction"]["id"]
+    assert count_round_trips.count - count_round_trips.resets() - baseline <= 1
+
+
+@postgres_only
+async def test_counts_what_the_lock_holder_committed_while_it_waited(tenant, settings):
+    """The one statement starts while another transaction holds the contact's lead lock; that
+    transaction records an interaction and commits. The score counts it as well as the
+    statement's own: the statement counts with a snapshot taken after the lock (through
+    leadgraph_lock_and_read), not with the one it started with."""
+    await only_model(
+        tenant, threshold=10_000, rules=[{"interactionType": "EMAIL_OPENED", "points": 1}]
+    )
+    contact_id, (lead,) = await contact_with_leads(tenant, topics=["Solar"])
+    await record(tenant, contactId=contact_id, type="EMAIL_OPENED")
+    contact = int(relay.GlobalID.from_id(contact_id).node_id)
+    workspace = tenant.workspace.id
+    holder = await asyncpg.connect(settings.database_url.replace("postgres://", "postgresql://"))
+    try:
+        await holder.execute("BEGIN")
+        await holder.execute(
+            "SELECT leadgraph_lock_leads($1, $2, NULL, $3)", WRITE_QUEUE, workspace, contact
+        )
+        waiting = asyncio.create_task(record(tenant, contactId=contact_id, type="EMAIL_OPENED"))
+        for _ in range(500):
+            blocked = await holder.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if blocked:
+                break
+            await asyncio.sleep(0.01)
+        assert blocked, "the statement never waited for the lock"
+        await holder.execute(
+            "INSERT INTO interaction (workspace_id, type, occurred_at, contact_id, created_at) "
+            "VALUES ($1, 'EMAIL_OPENED', now(), $2, now())",
+            workspace,
+            contact,
+        )
+        await holder.execute("COMMIT")
+        result = await asyncio.wait_for(waiting, 30)
+    finally:
+        await holder.close()
+    assert [(c["previousScore"], c["score"]) for c in result["scoreChanges"]] == [(1, 3)]
+    assert (await lead_state(tenant, lead))["score"] == 3
 
 
 async def test_same_answers_as_the_general_path(make_tenant):
