@@ -347,6 +347,9 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         f"AND known_id IS NOT NULL AND known_fingerprint = {fingerprint}) AS replay FROM chk)"
     )
     now_ = q.typed(now, "timestamptz")
+    # Only a key can conflict (a concurrent request with the same key: the caller tries again);
+    # without one, the insert skips the speculative-insertion checks.
+    on_conflict = "ON CONFLICT DO NOTHING " if has_key else ""
     insert = (
         "ins AS (INSERT INTO interaction (workspace_id, type, occurred_at, contact_id, lead_id, "
         "metadata, idempotency_key, idempotency_fingerprint, created_at) "
@@ -354,7 +357,7 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         f"{q.typed(Slot('occurred_at'), 'timestamptz')}, "
         f"{contact_of_row}, {given_lead or 'NULL::int'}, "
         f"{q.typed(Slot('metadata'), 'jsonb')}, {key}, "
-        f"{fingerprint}, {now_} FROM v WHERE v.fresh ON CONFLICT DO NOTHING "
+        f"{fingerprint}, {now_} FROM v WHERE v.fresh {on_conflict}"
         "RETURNING id, type, occurred_at, contact_id, lead_id, metadata)"
     )
     gate = "EXISTS (SELECT 1 FROM ins)"
@@ -415,18 +418,21 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         "{p}previous_sales_ready"
     )
     changes = (
-        f"SELECT u.{score_columns.format(p='u.')}, x.status FROM up u JOIN x ON x.id = u.lead_id "
-        f"UNION ALL SELECT s.{score_columns.format(p='s.')}, l.status FROM lead_score s "
-        f"JOIN {everywhere.relation} l ON l.id = s.lead_id "
-        f"WHERE v.replay AND {everywhere.leads(q, 'l')} "
-        f"AND s.model_id = ANY({q.typed(active.ids, 'int[]')})"
+        f"SELECT u.{score_columns.format(p='u.')}, x.status FROM up u JOIN x ON x.id = u.lead_id"
     )
+    known = "NULL::json"
+    if has_key:  # a replay reads back what is stored (without a key there is none)
+        changes += (
+            f" UNION ALL SELECT s.{score_columns.format(p='s.')}, l.status FROM lead_score s "
+            f"JOIN {everywhere.relation} l ON l.id = s.lead_id "
+            f"WHERE v.replay AND {everywhere.leads(q, 'l')} "
+            f"AND s.model_id = ANY({q.typed(active.ids, 'int[]')})"
+        )
+        known = "(SELECT row_to_json(k) FROM interaction k WHERE v.replay AND k.id = v.known_id)"
     select = (
         "SELECT v.contact_found, v.lead_found, v.lead_contact_id, v.known_id, "
         "v.known_fingerprint, v.version, v.fresh, v.replay, "
-        "(SELECT row_to_json(i) FROM ins i) AS inserted, "
-        "(SELECT row_to_json(k) FROM interaction k WHERE v.replay AND k.id = v.known_id) "
-        "AS known, "
+        f"(SELECT row_to_json(i) FROM ins i) AS inserted, {known} AS known, "
         f"(SELECT json_agg(c ORDER BY c.lead_id, c.model_id) FROM ({changes}) c) AS changes, "
         f"(SELECT json_agg(CASE WHEN n.id IS NULL THEN {'l.lead' if one else 'row_to_json(l)'} "
         f"ELSE row_to_json(n) END) FROM {everywhere.relation} l LEFT JOIN lu n ON n.id = l.id "
