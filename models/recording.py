@@ -341,10 +341,15 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         columns.append(f"({MODELS_VERSION.format(ws=ws)}) AS version")
     fingerprint = q.typed(Slot("fingerprint"), "text")
     found = f"contact_found AND lead_found AND {matches} AND version = {version}"
+    replay = (
+        f"({found} AND known_id IS NOT NULL AND known_fingerprint = {fingerprint})"
+        if has_key
+        else "FALSE"
+    )
     checks = locked + (
         f"chk AS (SELECT {', '.join(columns)} FROM (SELECT 1) one {' '.join(joins)}), "
-        f"v AS (SELECT chk.*, ({found} AND known_id IS NULL) AS fresh, ({found} "
-        f"AND known_id IS NOT NULL AND known_fingerprint = {fingerprint}) AS replay FROM chk)"
+        f"v AS (SELECT chk.*, ({found} AND known_id IS NULL) AS fresh, {replay} AS replay "
+        "FROM chk)"
     )
     now_ = q.typed(now, "timestamptz")
     # Only a key can conflict (a concurrent request with the same key: the caller tries again);

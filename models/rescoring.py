@@ -79,25 +79,29 @@ def counted_interactions(
     read after the leads were locked) in place of the interaction table."""
     extra = "".join(f", {c}" for c in columns)
     leads = scope.relation
+
+    def where(alias: str) -> str:  # carried leads: the enclosing query keeps them in scope
+        return "" if scope.carries_interactions else f" WHERE {scope.leads(q, alias)}"
+
     if scope.carries_interactions:
         counted = (
             f"SELECT l1.id AS lead_id, i.type, i.occurred_at{extra} FROM {leads} l1 "
             "CROSS JOIN LATERAL unnest(l1.types, l1.occurred, l1.metadata) "
-            f"AS i(type, occurred_at, metadata) WHERE {scope.leads(q, 'l1')}"
+            "AS i(type, occurred_at, metadata)"
         )
     else:
         counted = (
             f"SELECT l1.id AS lead_id, i.type, i.occurred_at{extra} FROM {leads} l1 "
-            f"JOIN interaction i ON i.lead_id = l1.id WHERE {scope.leads(q, 'l1')} "
+            f"JOIN interaction i ON i.lead_id = l1.id{where('l1')} "
             f"UNION ALL SELECT l2.id AS lead_id, i.type, i.occurred_at{extra} FROM {leads} l2 "
-            f"JOIN interaction i ON i.contact_id = l2.contact_id AND i.lead_id IS NULL "
-            f"WHERE {scope.leads(q, 'l2')}"
+            f"JOIN interaction i ON i.contact_id = l2.contact_id AND i.lead_id IS NULL"
+            f"{where('l2')}"
         )
     if also:
         counted += (
             f" UNION ALL SELECT l3.id AS lead_id, i.type, i.occurred_at{extra} FROM {leads} l3 "
             f"JOIN {also} i ON i.lead_id = l3.id OR (i.lead_id IS NULL "
-            f"AND i.contact_id = l3.contact_id) WHERE {scope.leads(q, 'l3')}"
+            f"AND i.contact_id = l3.contact_id){where('l3')}"
         )
     return counted
 
