@@ -5,6 +5,7 @@ keys that hold when no lead lock serialises the racing requests."""
 
 import asyncio
 import os
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -13,6 +14,7 @@ from strawberry import relay
 
 from models import Interaction, Role
 from models.recording import WRITE_QUEUE
+from models.sql import parse_datetime
 
 postgres_only = pytest.mark.skipif(
     not os.environ.get("LEADGRAPH_TEST_DATABASE_URL", "").startswith("postgres"),
@@ -265,3 +267,13 @@ async def test_changes_report_becoming_sales_ready_once(tenant):
     assert not again["scoreChanges"][0]["becameSalesReady"]
     history = (await lead_state(tenant, lead))["history"]
     assert [(h["toStatus"], h["apiKeyName"]) for h in history] == [("SALES_READY", "MARKETING")]
+
+
+def test_timestamps_read_back_as_json_are_given_in_utc():
+    """The one statement sets no time zone, so the JSON it reads back carries timestamps in the
+    session's zone; they reach the payload in UTC, as asyncpg gives timestamps (the same
+    instant, the same text as the pipeline's answer)."""
+    parsed = parse_datetime("2024-05-01T12:00:00.5+02:00")
+    assert parsed == datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=UTC)
+    assert parsed.isoformat() == "2024-05-01T10:00:00.500000+00:00"
+    assert parse_datetime("2024-05-01 10:00:00").tzinfo is None  # SQLite's naive text as it is
