@@ -10,12 +10,14 @@ compiler takes no advisory lock, opens no cursor, listens to nothing and sets no
 is nothing to undo. Every other checkout (ORM statements, transactions, a statement cancelled
 mid-protocol) gets asyncpg's full reset, and asyncpg terminates a connection whose reset fails.
 
-The second kind: a recordInteraction write (models/recording.py) whose COMMIT returned. Its
-statements set only `SET LOCAL` settings and take only transaction-level advisory locks
-(`pg_advisory_xact_lock`), both gone at COMMIT; they open no cursor and listen to nothing, and
-its tables' triggers send NOTIFY (transactional) but set no session state. `mark_committed`
-records the statement count right after that COMMIT: any statement after it, or an open
-transaction, brings the full reset back.
+The second kind: a recordInteraction write (models/recording.py) that committed: its one
+statement returned (the server commits it as it ends), or its COMMIT did. Its statements set
+only `SET LOCAL` settings and take only transaction-level advisory locks
+(`pg_advisory_xact_lock`), both gone at the commit; the plan_cache_mode its lock-and-read
+function sets lasts only while the function runs; they open no cursor and listen to nothing,
+and its tables' triggers send NOTIFY (transactional) but set no session state.
+`mark_committed` records the statement count right after that commit: any statement after it,
+or an open transaction, brings the full reset back.
 """
 
 from typing import Any
