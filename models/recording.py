@@ -72,7 +72,8 @@ class ActiveModels:
     def in_one_statement(self) -> bool:
         """Every model's rules only count interactions (see the module docstring)."""
         return not any(
-            getattr(m, "applies_to", None) or any(r.get("lead_matches") for r in m.rules)
+            getattr(m, "applies_to", None)  # as rescoring.entry_condition reads it
+            or any(r.get("lead_matches") is not None for r in m.rules)  # as Rule.is_attribute
             for m in self.models
         )
 

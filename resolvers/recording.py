@@ -124,8 +124,8 @@ async def _write(write: recording.Item, actor: str | None, now: datetime):
 
 async def _in_one_statement(con: Any, write, active, actor, now) -> Any:
     """The write statement on its own, committed by the server as it ends. An ERROR PostgreSQL
-    reports means it rolled back; anything else once it was sent (the session terminated, the
-    connection lost, the request cancelled) leaves the outcome unknown (see committing())."""
+    reports means it rolled back; anything else (a FATAL one: the session terminated; the
+    connection lost; the request cancelled) leaves the outcome unknown (see committing())."""
     sql, params = recording.write_statement(write, active, actor, now)
     try:
         return await con.fetchrow(sql, *params)
