@@ -33,6 +33,7 @@ so there is nothing to lock and no network between the statements.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -68,7 +69,7 @@ class ActiveModels:
     def primary_ids(self) -> list[int]:
         return [m.id for m in self.models if m.primary]
 
-    @property
+    @cached_property  # read on every request; the models do not change under it
     def in_one_statement(self) -> bool:
         """Every model's rules only count interactions (see the module docstring)."""
         return not any(
@@ -77,7 +78,7 @@ class ActiveModels:
             for m in self.models
         )
 
-    @property
+    @cached_property
     def read_metadata(self) -> bool:
         return any(r.get("metadata_contains") is not None for m in self.models for r in m.rules)
 

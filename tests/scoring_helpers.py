@@ -1,4 +1,13 @@
-"""Helpers for the scoring tests: a model made for the test, and shorthand mutations."""
+"""Helpers for the scoring tests: a model made for the test, shorthand mutations, and a
+session of the test's own holding a contact's lead locks."""
+
+import asyncio
+import contextlib
+
+import asyncpg
+from strawberry import relay
+
+from models.recording import WRITE_QUEUE
 
 MODEL = "scoringModel { id name primary active salesReadyThreshold rules { interactionType frequency minCount points maxPoints withinDays } grades { label minScore } }"
 CHANGES = "scoreChanges { lead { id status score } model { name } previousScore score grade salesReady becameSalesReady }"
@@ -80,3 +89,35 @@ async def lead_state(tenant, lead_id):
         {"id": lead_id},
     )
     return data["node"]
+
+
+@contextlib.asynccontextmanager
+async def holding_leads_of(settings, tenant, contact_id):
+    """A connection of the test's own, in a transaction holding the contact's lead locks as
+    recordInteraction takes them (`leadgraph_lock_leads`); closing it rolls back whatever the
+    block left open."""
+    holder = await asyncpg.connect(settings.database_url.replace("postgres://", "postgresql://"))
+    try:
+        await holder.execute("BEGIN")
+        await holder.execute(
+            "SELECT leadgraph_lock_leads($1, $2, NULL, $3)",
+            WRITE_QUEUE,
+            tenant.workspace.id,
+            int(relay.GlobalID.from_id(contact_id).node_id),
+        )
+        yield holder
+    finally:
+        await holder.close()
+
+
+async def blocked_session(holder) -> int:
+    """The pid of the app's session once it waits for a lock (at most 5 s)."""
+    for _ in range(500):
+        pid = await holder.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        if pid:
+            return pid
+        await asyncio.sleep(0.01)
+    raise AssertionError("the statement never waited for the lock")

@@ -7,13 +7,18 @@ import asyncio
 import os
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
-from scoring_helpers import contact_with_leads, lead_state, make_model, only_model
+from scoring_helpers import (
+    blocked_session,
+    contact_with_leads,
+    holding_leads_of,
+    lead_state,
+    make_model,
+    only_model,
+)
 from strawberry import relay
 
 from models import Interaction, Role
-from models.recording import WRITE_QUEUE
 from models.sql import parse_datetime
 
 postgres_only = pytest.mark.skipif(
@@ -38,6 +43,18 @@ async def record(tenant, **item):
     return data["recordInteraction"]
 
 
+async def round_trips(tenant, counter, item: dict) -> tuple[dict, int]:
+    """The recordInteraction's answer, and the messages it sent PostgreSQL beyond what any
+    request costs (key lookup, rate limit: measured on `{ __typename }` just before) and the
+    pool's reset on release."""
+    counter.clear()
+    await tenant.gql("{ __typename }", role=Role.MARKETING)
+    baseline = counter.count - counter.resets()
+    counter.clear()
+    result = await record(tenant, **item)
+    return result, counter.count - counter.resets() - baseline
+
+
 @postgres_only
 async def test_three_round_trips_whatever_the_models(tenant, count_round_trips):
     """Beyond what any request costs (key lookup, rate limit: measured on `{ __typename }`) and
@@ -55,16 +72,12 @@ async def test_three_round_trips_whatever_the_models(tenant, count_round_trips):
     )
     contact_id, _ = await contact_with_leads(tenant)
     await record(tenant, contactId=contact_id, type="EMAIL_OPENED")  # statements prepared
-    count_round_trips.clear()
-    await tenant.gql("{ __typename }", role=Role.MARKETING)
-    baseline = count_round_trips.count - count_round_trips.resets()
-    count_round_trips.clear()
-    result = await record(tenant, contactId=contact_id, type="EMAIL_OPENED", idempotencyKey="k")
+    item = {"contactId": contact_id, "type": "EMAIL_OPENED", "idempotencyKey": "k"}
+    result, trips = await round_trips(tenant, count_round_trips, item)
     assert len(result["scoreChanges"]) == 4  # two leads, two active models
-    assert count_round_trips.count - count_round_trips.resets() - baseline <= 3
-    count_round_trips.clear()
-    await record(tenant, contactId=contact_id, type="EMAIL_OPENED", idempotencyKey="k")  # replay
-    assert count_round_trips.count - count_round_trips.resets() - baseline <= 3
+    assert trips <= 3
+    _, trips = await round_trips(tenant, count_round_trips, item)  # a replay
+    assert trips <= 3
 
 
 @postgres_only
@@ -84,23 +97,20 @@ async def test_one_round_trip_when_the_models_only_count_interactions(tenant, co
     )
     contact_id, _ = await contact_with_leads(tenant)
     await record(tenant, contactId=contact_id, type="EMAIL_OPENED")  # statements prepared
-    count_round_trips.clear()
-    await tenant.gql("{ __typename }", role=Role.MARKETING)
-    baseline = count_round_trips.count - count_round_trips.resets()
-    count_round_trips.clear()
-    result = await record(
-        tenant, contactId=contact_id, type="EMAIL_OPENED", metadata={"c": 1}, idempotencyKey="k"
-    )
+    item = {
+        "contactId": contact_id,
+        "type": "EMAIL_OPENED",
+        "metadata": {"c": 1},
+        "idempotencyKey": "k",
+    }
+    result, trips = await round_trips(tenant, count_round_trips, item)
     assert len(result["scoreChanges"]) == 4  # two leads, two active models
     second = [c["score"] for c in result["scoreChanges"] if c["model"]["name"] == "Second"]
     assert second == [2 + 3 + 2, 2 + 3 + 2]  # decayed (a few seconds old) and metadata matched
-    assert count_round_trips.count - count_round_trips.resets() - baseline <= 1
-    count_round_trips.clear()
-    replay = await record(
-        tenant, contactId=contact_id, type="EMAIL_OPENED", metadata={"c": 1}, idempotencyKey="k"
-    )
+    assert trips <= 1
+    replay, trips = await round_trips(tenant, count_round_trips, item)
     assert replay["interaction"]["id"] == result["interaction"]["id"]
-    assert count_round_trips.count - count_round_trips.resets() - baseline <= 1
+    assert trips <= 1
 
 
 @postgres_only
@@ -114,34 +124,16 @@ async def test_counts_what_the_lock_holder_committed_while_it_waited(tenant, set
     )
     contact_id, (lead,) = await contact_with_leads(tenant, topics=["Solar"])
     await record(tenant, contactId=contact_id, type="EMAIL_OPENED")
-    contact = int(relay.GlobalID.from_id(contact_id).node_id)
-    workspace = tenant.workspace.id
-    holder = await asyncpg.connect(settings.database_url.replace("postgres://", "postgresql://"))
-    try:
-        await holder.execute("BEGIN")
-        await holder.execute(
-            "SELECT leadgraph_lock_leads($1, $2, NULL, $3)", WRITE_QUEUE, workspace, contact
-        )
+    async with holding_leads_of(settings, tenant, contact_id) as holder:
         waiting = asyncio.create_task(record(tenant, contactId=contact_id, type="EMAIL_OPENED"))
-        for _ in range(500):
-            blocked = await holder.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            if blocked:
-                break
-            await asyncio.sleep(0.01)
-        assert blocked, "the statement never waited for the lock"
+        await blocked_session(holder)
         await holder.execute(
             "INSERT INTO interaction (workspace_id, type, occurred_at, contact_id, created_at) "
-            "VALUES ($1, 'EMAIL_OPENED', now(), $2, now())",
-            workspace,
-            contact,
+            "SELECT workspace_id, 'EMAIL_OPENED', now(), id, now() FROM contact WHERE id = $1",
+            int(relay.GlobalID.from_id(contact_id).node_id),
         )
         await holder.execute("COMMIT")
         result = await asyncio.wait_for(waiting, 30)
-    finally:
-        await holder.close()
     assert [(c["previousScore"], c["score"]) for c in result["scoreChanges"]] == [(1, 3)]
     assert (await lead_state(tenant, lead))["score"] == 3
 

@@ -7,14 +7,11 @@ pipeline."""
 import asyncio
 import os
 
-import asyncpg
 import orjson
 import pytest
-from scoring_helpers import contact_with_leads, make_model
-from strawberry import relay
+from scoring_helpers import blocked_session, contact_with_leads, holding_leads_of, make_model
 
 from models import Interaction, Role
-from models.recording import WRITE_QUEUE
 from resolvers import recording_lane
 
 postgres_only = pytest.mark.skipif(
@@ -190,43 +187,47 @@ CREATE CONSTRAINT TRIGGER lane_test_refuse AFTER INSERT ON interaction
 """
 
 
+async def refused_at_commit(tenant, app):
+    """With a deferred constraint refusing one interaction at commit, the lane stored by a
+    first request, then the refused request answered by the lane and by the pipeline: (lane's
+    response, pipeline's response, answered and uncertain counts before them)."""
+    from tortoise import connections
+
+    contact_id, _ = await contact_with_leads(tenant)
+    conn = connections.get("default")
+    await conn.execute_script(FAIL_AT_COMMIT)
+    try:
+        item = {"contactId": contact_id, "type": "EMAIL_OPENED", "metadata": {"refuse": "no"}}
+        await tenant.gql(PLAIN, {"i": item}, Role.MARKETING)  # the lane is stored
+        counts = (recording_lane.answered, recording_lane.uncertain)
+        refused = {"i": {**item, "metadata": {"refuse": "at commit"}}}
+        lane = await tenant.post(PLAIN, refused, Role.MARKETING)
+        forget(app)
+        pipeline = await tenant.post(PLAIN, refused, Role.MARKETING)
+        return lane, pipeline, counts
+    finally:
+        await conn.execute_script(
+            "DROP TRIGGER lane_test_refuse ON interaction; DROP FUNCTION lane_test_refuse();"
+        )
+
+
 @postgres_only
-async def test_a_failed_commit_is_reported_as_the_pipeline_reports_it(tenant, app, settings):
+async def test_a_failed_commit_is_reported_as_the_pipeline_reports_it(tenant, app):
     """A COMMIT that fails (a deferred constraint refuses it) may have taken effect as far as
     the server knows: the lane runs nothing again and answers the pipeline's error bytes (no
     data, the masked error at the field's path), and nothing is stored. (A model with an
     attribute rule sends the write through BEGIN, the statement and COMMIT.)"""
-    from tortoise import connections
-
     await make_model(
         tenant,
         name="Attr",
         primary=False,
         rules=[{"leadMatches": {"topic": {"eq": "Solar"}}, "points": 1}],
     )
-    contact_id, _ = await contact_with_leads(tenant)
-    conn = connections.get("default")
-    await conn.execute_script(FAIL_AT_COMMIT)
-    try:
-        variables = {
-            "i": {"contactId": contact_id, "type": "EMAIL_OPENED", "metadata": {"refuse": "no"}}
-        }
-        await tenant.gql(PLAIN, variables, Role.MARKETING)  # the lane is stored
-        before, failed = recording_lane.answered, recording_lane.uncertain
-        refused = {"i": {**variables["i"], "metadata": {"refuse": "at commit"}}}
-        lane = await tenant.post(PLAIN, refused, Role.MARKETING)
-        assert recording_lane.uncertain == failed + 1
-        forget(app)
-        pipeline = await tenant.post(PLAIN, refused, Role.MARKETING)
-        assert recording_lane.uncertain == failed + 1
-        assert recording_lane.answered == before
-        assert lane.content == pipeline.content
-        assert lane.json()["data"] is None
-        assert await Interaction.all().count() == 1
-    finally:
-        await conn.execute_script(
-            "DROP TRIGGER lane_test_refuse ON interaction; DROP FUNCTION lane_test_refuse();"
-        )
+    lane, pipeline, (answered, uncertain) = await refused_at_commit(tenant, app)
+    assert (recording_lane.answered, recording_lane.uncertain) == (answered, uncertain + 1)
+    assert lane.content == pipeline.content
+    assert lane.json()["data"] is None
+    assert await Interaction.all().count() == 1
 
 
 @postgres_only
@@ -234,29 +235,11 @@ async def test_a_refusal_as_the_one_statement_ends_is_a_rollback(tenant, app):
     """The one-statement write commits as it ends; PostgreSQL reporting an error there (the
     deferred constraint) means it rolled back: nothing is uncertain, the pipeline runs the
     request and answers it (the same refusal), and nothing is stored."""
-    from tortoise import connections
-
-    contact_id, _ = await contact_with_leads(tenant)
-    conn = connections.get("default")
-    await conn.execute_script(FAIL_AT_COMMIT)
-    try:
-        variables = {
-            "i": {"contactId": contact_id, "type": "EMAIL_OPENED", "metadata": {"refuse": "no"}}
-        }
-        await tenant.gql(PLAIN, variables, Role.MARKETING)  # the lane is stored
-        before, failed = recording_lane.answered, recording_lane.uncertain
-        refused = {"i": {**variables["i"], "metadata": {"refuse": "at commit"}}}
-        lane = await tenant.post(PLAIN, refused, Role.MARKETING)
-        assert (recording_lane.answered, recording_lane.uncertain) == (before, failed)
-        forget(app)
-        pipeline = await tenant.post(PLAIN, refused, Role.MARKETING)
-        assert lane.content == pipeline.content
-        assert lane.json()["data"] is None
-        assert await Interaction.all().count() == 1
-    finally:
-        await conn.execute_script(
-            "DROP TRIGGER lane_test_refuse ON interaction; DROP FUNCTION lane_test_refuse();"
-        )
+    lane, pipeline, counts = await refused_at_commit(tenant, app)
+    assert (recording_lane.answered, recording_lane.uncertain) == counts
+    assert lane.content == pipeline.content
+    assert lane.json()["data"] is None
+    assert await Interaction.all().count() == 1
 
 
 @postgres_only
@@ -268,31 +251,10 @@ async def test_a_connection_lost_under_the_one_statement_is_uncertain(tenant, ap
     variables = {"i": {"contactId": contact_id, "type": "EMAIL_OPENED"}}
     await tenant.gql(PLAIN, variables, Role.MARKETING)  # the lane is stored
     before, failed = recording_lane.answered, recording_lane.uncertain
-    contact = int(relay.GlobalID.from_id(contact_id).node_id)
-    holder = await asyncpg.connect(settings.database_url.replace("postgres://", "postgresql://"))
-    try:
-        await holder.execute("BEGIN")
-        await holder.execute(
-            "SELECT leadgraph_lock_leads($1, $2, NULL, $3)",
-            WRITE_QUEUE,
-            tenant.workspace.id,
-            contact,
-        )
+    async with holding_leads_of(settings, tenant, contact_id) as holder:
         request = asyncio.create_task(tenant.post(PLAIN, variables, Role.MARKETING))
-        for _ in range(500):
-            pid = await holder.fetchval(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            if pid:
-                break
-            await asyncio.sleep(0.01)
-        assert pid, "the statement never waited for the lock"
-        await holder.execute("SELECT pg_terminate_backend($1)", pid)
+        await holder.execute("SELECT pg_terminate_backend($1)", await blocked_session(holder))
         response = await asyncio.wait_for(request, 30)
-        await holder.execute("ROLLBACK")
-    finally:
-        await holder.close()
     assert (recording_lane.answered, recording_lane.uncertain) == (before, failed + 1)
     assert response.status_code == 200 and response.json()["data"] is None
     assert await Interaction.all().count() == 1
