@@ -194,6 +194,25 @@ END $$
 """
 
 
+# Installed by migration 0016: what a replay in the one-statement shape reports. A replay answers
+# with the stored scores; read with the statement's own snapshot they could predate a writer the
+# lock wait let through, while its leads (from `leadgraph_lock_and_read`) show that writer's
+# result. A VOLATILE function's query takes a snapshot of its own, after the locks.
+STORED_SCORES_FUNCTION = """
+CREATE OR REPLACE FUNCTION leadgraph_stored_scores(leads int[], models int[])
+RETURNS TABLE (lead_id int, model_id int, score int, previous_score int, grade text,
+  sales_ready boolean, previous_sales_ready boolean)
+LANGUAGE plpgsql ROWS 3 AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+    SELECT s.lead_id, s.model_id, s.score, s.previous_score, s.grade::text, s.sales_ready,
+      s.previous_sales_ready
+    FROM lead_score s WHERE s.lead_id = ANY(leads) AND s.model_id = ANY(models);
+END $$
+"""
+
+
 def lock_script(item: Item) -> str:
     """BEGIN, UTC timestamps in the JSON read back, and the leads locked in id order: the lead,
     or every lead of the contact (`leadgraph_lock_leads`). Integers only are inlined (a simple
@@ -429,11 +448,16 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
     )
     known = "NULL::json"
     if has_key:  # a replay reads back what is stored (without a key there is none)
+        model_ids = q.typed(active.ids, "int[]")
+        stored = (  # read after the locks (see STORED_SCORES_FUNCTION)
+            f"leadgraph_stored_scores((SELECT array_agg(lk.id) FROM lk), {model_ids})"
+            if one
+            else "lead_score"
+        )
         changes += (
-            f" UNION ALL SELECT s.{score_columns.format(p='s.')}, l.status FROM lead_score s "
+            f" UNION ALL SELECT s.{score_columns.format(p='s.')}, l.status FROM {stored} s "
             f"JOIN {everywhere.relation} l ON l.id = s.lead_id "
-            f"WHERE v.replay AND {everywhere.leads(q, 'l')} "
-            f"AND s.model_id = ANY({q.typed(active.ids, 'int[]')})"
+            f"WHERE v.replay AND {everywhere.leads(q, 'l')} AND s.model_id = ANY({model_ids})"
         )
         known = "(SELECT row_to_json(k) FROM interaction k WHERE v.replay AND k.id = v.known_id)"
     select = (

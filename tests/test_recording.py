@@ -138,6 +138,41 @@ async def test_counts_what_the_lock_holder_committed_while_it_waited(tenant, set
     assert (await lead_state(tenant, lead))["score"] == 3
 
 
+@postgres_only
+async def test_a_replay_that_waited_answers_with_the_scores_stored_after_the_wait(tenant, settings):
+    """A replay of an idempotency key starts while another transaction holds the contact's lead
+    lock; that transaction re-scores the lead (one more interaction, score 1 -> 2) and commits.
+    The replay's answer reports the stored score as it is after the wait, the same one its lead
+    shows: it reads the scores with a snapshot taken after the lock, not with the one the
+    statement started with (which still held score 1)."""
+    await only_model(
+        tenant, threshold=10_000, rules=[{"interactionType": "EMAIL_OPENED", "points": 1}]
+    )
+    contact_id, (lead,) = await contact_with_leads(tenant, topics=["Solar"])
+    item = {"contactId": contact_id, "type": "EMAIL_OPENED", "idempotencyKey": "late"}
+    first = await record(tenant, **item)
+    assert [(c["previousScore"], c["score"]) for c in first["scoreChanges"]] == [(0, 1)]
+    lead_id = int(relay.GlobalID.from_id(lead).node_id)
+    async with holding_leads_of(settings, tenant, contact_id) as holder:
+        waiting = asyncio.create_task(record(tenant, **item))
+        await blocked_session(holder)
+        await holder.execute(
+            "INSERT INTO interaction (workspace_id, type, occurred_at, contact_id, created_at) "
+            "SELECT workspace_id, 'EMAIL_OPENED', now(), id, now() FROM contact WHERE id = $1",
+            int(relay.GlobalID.from_id(contact_id).node_id),
+        )
+        await holder.execute(
+            "UPDATE lead_score SET previous_score = score, score = 2 WHERE lead_id = $1", lead_id
+        )
+        await holder.execute("UPDATE lead SET score = 2 WHERE id = $1", lead_id)
+        await holder.execute("COMMIT")
+        replay = await asyncio.wait_for(waiting, 30)
+    assert replay["interaction"]["id"] == first["interaction"]["id"]
+    assert [
+        (c["previousScore"], c["score"], c["lead"]["score"]) for c in replay["scoreChanges"]
+    ] == [(2, 2, 2)]
+
+
 async def test_same_answers_as_the_general_path(make_tenant):
     """The same sequence sent as recordInteraction and as one-item recordInteractions (the
     general multi-statement path) to two identical workspaces gives the same answers and
