@@ -391,7 +391,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.router.routes.extend([*graphiql.routes(settings), *metrics.routes(settings)])
-    app.add_middleware(GZip, minimum_size=settings.gzip_min_bytes)
+    app.add_middleware(
+        GZip, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -74,6 +74,50 @@ async def test_large_responses_are_gzipped_for_clients_that_accept_it(tenant):
     assert len(gzip.compress(raw.content)) < len(raw.content)
 
 
+async def test_gzip_level_is_6_by_default_and_settable(tenant, settings, monkeypatch):
+    """Answers are compressed at zlib's level 6 unless LEADGRAPH_GZIP_LEVEL says otherwise (the
+    gzip header's XFL byte tells: 0 for the middle levels, 2 for 9, 4 for 1; Starlette's own
+    default is 9); each decompresses to the identity answer. A level outside 1-9 stops the
+    server at start-up."""
+    import dataclasses
+
+    import httpx
+    import pytest
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    for n in range(40):
+        await tenant.mutate("createAccount", {"name": f"Account number {n:03}"}, "account { id }")
+    query = {"query": "{ accounts(first: 40) { edges { node { id name industry city } } } }"}
+    plain = await tenant.http.post(
+        "/graphql", json=query, headers={**auth(tenant), "Accept-Encoding": "identity"}
+    )
+    flags = {}
+    for level in (None, 1, 9):
+        app = create_app(
+            settings if level is None else dataclasses.replace(settings, gzip_level=level)
+        )
+        async with (
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"
+            ) as client,
+            client.stream(
+                "POST", "/graphql", json=query, headers={**auth(tenant), "Accept-Encoding": "gzip"}
+            ) as response,
+        ):
+            raw = b"".join([part async for part in response.aiter_raw()])
+        assert response.headers["content-encoding"] == "gzip"
+        assert gzip.decompress(raw) == plain.content
+        flags[level] = raw[8]
+    assert flags == {None: 0, 1: 4, 9: 2}
+    assert settings.gzip_level == Settings.from_env().gzip_level == 6
+    for bad in ("0", "10", "fast"):
+        monkeypatch.setenv("LEADGRAPH_GZIP_LEVEL", bad)
+        with pytest.raises(ValueError, match="LEADGRAPH_GZIP_LEVEL"):
+            Settings.from_env()
+
+
 async def test_plain_answers_say_they_vary_by_accept_encoding_when_large(tenant):
     """Without gzip, a response over the threshold is sent as is with `Vary: Accept-Encoding`
     (so caches keep the two forms apart), a small one without it, as Starlette's middleware
