@@ -10,9 +10,9 @@ PostGraphile on the plain form, then on the fragment form, so all four see the s
 noise (five rounds by default: with two or three, the nested read's fragment form / plain form,
 the same statement, measured anywhere from 0.84 to 1.12). The table gives requests/s per server
 (min-max over rounds), leadgraph / PostGraphile (median of the rounds' ratios) and leadgraph's
-fragment form / plain form. Both servers' answers
-carry the same rows (checked once before timing). The last workload asks for a different
-contact on every request (2,000 contacts in turn), as a screen of contacts does.
+fragment form / plain form. Both servers' answers carry the same rows (checked once before
+timing). The last workload asks for a different contact on every request (2,000 contacts in
+turn), as a screen of contacts does.
 """
 
 # ruff: noqa: E501 (the GraphQL documents are written as clients write them)

@@ -1,9 +1,15 @@
 """Automatic persisted queries (POST and GET), caching headers on GET, gzip responses."""
 
+import dataclasses
 import gzip
 import hashlib
 import json
 
+import httpx
+import pytest
+
+from api.app import create_app
+from api.settings import Settings
 from models import Role
 
 QUERY = "query Accounts { accounts(first: 5) { edges { node { name } } } }"
@@ -79,14 +85,6 @@ async def test_gzip_level_is_6_by_default_and_settable(tenant, settings, monkeyp
     gzip header's XFL byte tells: 0 for the middle levels, 2 for 9, 4 for 1; Starlette's own
     default is 9); each decompresses to the identity answer. A level outside 1-9 stops the
     server at start-up."""
-    import dataclasses
-
-    import httpx
-    import pytest
-
-    from api.app import create_app
-    from api.settings import Settings
-
     for n in range(40):
         await tenant.mutate("createAccount", {"name": f"Account number {n:03}"}, "account { id }")
     query = {"query": "{ accounts(first: 40) { edges { node { id name industry city } } } }"}
@@ -111,6 +109,7 @@ async def test_gzip_level_is_6_by_default_and_settable(tenant, settings, monkeyp
         assert gzip.decompress(raw) == plain.content
         flags[level] = raw[8]
     assert flags == {None: 0, 1: 4, 9: 2}
+    monkeypatch.delenv("LEADGRAPH_GZIP_LEVEL", raising=False)
     assert settings.gzip_level == Settings.from_env().gzip_level == 6
     for bad in ("0", "10", "fast"):
         monkeypatch.setenv("LEADGRAPH_GZIP_LEVEL", bad)
