@@ -73,12 +73,12 @@ async def prepare(url: str, contacts: int) -> int:
 
 
 @contextlib.asynccontextmanager
-async def scratch_copy(url: str) -> AsyncIterator[str]:
+async def scratch_copy(url: str, suffix: str = "scratch") -> AsyncIterator[str]:
     """A copy of the seeded database for a benchmark that writes, dropped afterwards: every run
     starts from the same rows (re-scoring reads each contact's interactions, so interactions
     left by earlier runs would make every later run slower)."""
     base, name = url.rsplit("/", 1)
-    copy = f"{name}_scratch"
+    copy = f"{name}_{suffix}"
     admin = await asyncpg.connect(base.replace("postgres://", "postgresql://") + "/postgres")
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')

@@ -7,7 +7,8 @@ Uses the same seeded `bench` workspace as nested_reads.py, on a scratch copy of 
 for the run (every run starts from the seeded rows). Each request records a contact-level
 EMAIL_OPENED for a contact drawn at random from 2,000, so it locks, re-scores and reports that
 contact's leads under every active model, as clients see it. Prints the worker's CPU and the
-local PostgreSQL processes' CPU per request (0 when the database runs on another machine).
+local PostgreSQL processes' CPU per request (0 when the database runs on another machine), and
+the WAL written per request.
 """
 
 import asyncio
@@ -15,6 +16,7 @@ import json
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 from common import (
     Role,
@@ -36,6 +38,7 @@ RECORD = """mutation($i: RecordInteractionInput!) { recordInteraction(input: $i)
   interaction { id }
   scoreChanges { lead { id } previousScore score grade salesReady becameSalesReady }
   userErrors { code } } }"""
+WAL_POSITION = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"
 LUA = """math.randomseed(7)
 local ids = {%s}
 local template = [[%s]]
@@ -84,6 +87,14 @@ def database_cpu_seconds(url: str) -> float:
     return total
 
 
+async def fetch_value(url: str, sql: str, *args):
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()
+
+
 async def round_trips_per_request(url: str, port: int, key: str, bodies: list[str]) -> dict:
     """What PostgreSQL receives per recordInteraction and per `{ __typename }` (one compiled
     statement), through a counting proxy on a second worker after a warm-up: the pool's reset
@@ -129,7 +140,12 @@ async def measure(args, url: str, workspace_id: int) -> None:
     async with uvicorn_worker(url, args.port) as server, httpx.AsyncClient(timeout=600) as client:
         run_wrk(args.port, lua, 3, args.connections)  # warm-up
         cpu_before, database_before = cpu_seconds(server.pid), database_cpu_seconds(url)
+        # WAL written meanwhile, by the whole server (run on a quiet one): every commit waits
+        # for its WAL to be flushed. Read from positions, not pg_stat_wal, whose counters get
+        # the scratch copy's own WAL seconds later, when its idle connection reports.
+        wal_start = await fetch_value(url, WAL_POSITION)
         result = run_wrk(args.port, lua, args.duration, args.connections)
+        wal = await fetch_value(url, WAL_POSITION) - wal_start
         done = max(result["requests"], 1)
         result["cpu_ms_per_request"] = round(
             (cpu_seconds(server.pid) - cpu_before) * 1000 / done, 2
@@ -137,6 +153,7 @@ async def measure(args, url: str, workspace_id: int) -> None:
         result["database_cpu_ms_per_request"] = round(
             (database_cpu_seconds(url) - database_before) * 1000 / done, 2
         )
+        result["wal_bytes_per_request"] = round(wal / done)
         print(f"recordInteraction: {json.dumps(result)}", flush=True)
         bodies = [body.replace("CONTACT_ID", contact_ids[i]) for i in range(50)]
         trips = await round_trips_per_request(url, args.port + 1, key, bodies)
