@@ -99,7 +99,11 @@ async def issue_key(url: str, workspace_id: int, role: Role) -> str:
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_worker(url: str, port: int, **extra_env: str) -> AsyncIterator[subprocess.Popen]:
+async def uvicorn_worker(
+    url: str, port: int, *, cwd: Path = ROOT, **extra_env: str
+) -> AsyncIterator[subprocess.Popen]:
+    """One worker of the code in `cwd` (another checkout's: `python -m` puts it first on the
+    path), ready when this yields."""
     env = {
         **os.environ,
         "LEADGRAPH_DATABASE_URL": url,
@@ -114,7 +118,7 @@ async def uvicorn_worker(url: str, port: int, **extra_env: str) -> AsyncIterator
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "1"],
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
     )
     try:
         async with httpx.AsyncClient() as client:
