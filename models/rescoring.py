@@ -171,9 +171,13 @@ def score_select(
         aggregated = f"SELECT a.*, {', '.join(matched)} FROM ({aggregated}) a {' '.join(joins)}"
     ns = [f"m.n{i}" for i in range(len(rules))]
     ps = [f"{_contribution(r, f'm.n{i}', f'm.d{i}')} AS p{i}" for i, r in enumerate(rules)]
-    scored = f"SELECT m.lead_id{''.join(', ' + n for n in ns + ps)} FROM ({aggregated}) m"
+    # OFFSET 0 keeps PostgreSQL from pulling these subqueries up: it would copy each rule's
+    # contribution into the total, and the total into the grade's every branch and the
+    # threshold test, all set up again on every execution of a cached plan.
+    fence = " OFFSET 0" if q.postgres else ""
+    scored = f"SELECT m.lead_id{''.join(', ' + n for n in ns + ps)} FROM ({aggregated}) m{fence}"
     total = " + ".join(f"s.p{i}" for i in range(len(rules))) or "0"
-    summed = f"SELECT s.*, ({total}) AS score FROM ({scored}) s"
+    summed = f"SELECT s.*, ({total}) AS score FROM ({scored}) s{fence}"
     threshold = int(model.sales_ready_threshold)
     columns = "".join(f", x.n{i}, x.p{i}" for i in range(len(rules)))
     return (

@@ -17,8 +17,9 @@ from scoring_helpers import (
     only_model,
 )
 from strawberry import relay
+from tortoise import connections
 
-from models import Interaction, Role
+from models import Interaction, Role, recording
 from models.sql import parse_datetime
 
 postgres_only = pytest.mark.skipif(
@@ -232,6 +233,40 @@ async def test_same_answers_as_the_general_path(make_tenant):
         seen.append([await lead_state(tenant, lead) for lead in (solar, wind)])
         answers.append(seen)
     assert answers[0] == answers[1]
+
+
+@postgres_only
+async def test_each_rules_expressions_are_planned_once(tenant):
+    """The write statement's plan holds each rule's count and contribution once: without the
+    OFFSET 0 fences in models/rescoring.py, PostgreSQL pulled the subqueries up and copied the
+    contributions into the total and the total into every grade branch and the threshold test
+    (103 CASE expressions for the default model's twelve rules instead of 31), all set up again
+    on every execution of the cached plan."""
+    types = ["EMAIL_OPENED", "EMAIL_CLICKED", "FORM_SUBMITTED", "PAGE_VISITED", "MEETING"]
+    rules = [{"interactionType": t, "points": 2, "maxPoints": 6} for t in types]
+    grades = [{"label": g, "minScore": m} for g, m in (("A", 20), ("B", 10), ("C", 5))]
+    await only_model(tenant, rules=rules, grades=grades)
+    contact_id, _ = await contact_with_leads(tenant)
+    item = recording.Item(
+        workspace_id=tenant.workspace.id,
+        contact_id=int(relay.from_base64(contact_id)[1]),
+        lead_id=None,
+        type="EMAIL_OPENED",
+        occurred_at=datetime.now(UTC),
+        metadata=None,
+        key=None,
+        fingerprint=None,
+    )
+    async with connections.get("default").acquire_connection() as con:
+        active = await recording.load_models(con, tenant.workspace.id)
+        assert active.in_one_statement
+        sql, params = recording.write_statement(item, active, "test", datetime.now(UTC))
+        plan = "\n".join(
+            row[0] for row in await con.fetch(f"EXPLAIN (VERBOSE, COSTS OFF) {sql}", *params)
+        )
+    # per rule: its count and its capped contribution; then the grade, the threshold test and
+    # the statement's own status and replay branches (about ten)
+    assert plan.count("CASE") <= 2 * len(rules) + 12, plan
 
 
 async def test_model_changes_reach_the_next_write(tenant):
