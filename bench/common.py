@@ -38,6 +38,12 @@ def database_url() -> str:
     return os.environ.get("LEADGRAPH_BENCH_DATABASE_URL", DEFAULT_URL)
 
 
+def migrate(url: str, code: Path = ROOT) -> None:
+    """`leadgraph migrate` on `url`, run by the code in `code` (this checkout by default)."""
+    env = {**os.environ, "LEADGRAPH_DATABASE_URL": url}
+    subprocess.run([sys.executable, "-m", "api.cli", "migrate"], check=True, env=env, cwd=code)
+
+
 async def prepare(url: str, contacts: int) -> int:
     """Create, migrate and seed the bench database once; returns the workspace id."""
     admin = await asyncpg.connect(
@@ -47,8 +53,7 @@ async def prepare(url: str, contacts: int) -> int:
     if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
         await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    env = {**os.environ, "LEADGRAPH_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "api.cli", "migrate"], check=True, env=env, cwd=ROOT)
+    migrate(url)
     await Tortoise.init(config=Settings(database_url=url).tortoise_config())
     try:
         if not await Workspace.filter(slug="bench").exists():

@@ -15,11 +15,8 @@ own spread). Statements in the file are separated by lines holding only `--;`
 import argparse
 import asyncio
 import contextlib
-import json
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,12 +27,13 @@ from common import (
     Role,
     database_url,
     issue_key,
+    migrate,
     prepare,
     run_wrk,
     scratch_copy,
     uvicorn_worker,
 )
-from record_interactions import LUA, RECORD, sample
+from record_interactions import sample, wrk_script
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,19 +74,11 @@ def checkout(revision: str | None) -> Iterator[Path]:
             subprocess.run([*git, "remove", "--force", str(path)], check=True)
 
 
-def migrate(url: str, code: Path) -> None:
-    env = {**os.environ, "LEADGRAPH_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "api.cli", "migrate"], check=True, env=env, cwd=code)
-
-
 async def load_script(url: str, workspace_id: int) -> str:
     """The write benchmark's wrk script (random contacts of 2,000) with a key of this copy."""
     key = await issue_key(url, workspace_id, Role.MARKETING)
     contact_ids, _, _ = await sample(url, workspace_id)
-    body = json.dumps(
-        {"query": RECORD, "variables": {"i": {"contactId": "CONTACT_ID", "type": "EMAIL_OPENED"}}}
-    )
-    return LUA % (", ".join(f'"{i}"' for i in contact_ids), body, key)
+    return wrk_script(contact_ids, key)
 
 
 async def main() -> None:

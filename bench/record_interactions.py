@@ -38,6 +38,9 @@ RECORD = """mutation($i: RecordInteractionInput!) { recordInteraction(input: $i)
   interaction { id }
   scoreChanges { lead { id } previousScore score grade salesReady becameSalesReady }
   userErrors { code } } }"""
+BODY = json.dumps(
+    {"query": RECORD, "variables": {"i": {"contactId": "CONTACT_ID", "type": "EMAIL_OPENED"}}}
+)
 WAL_POSITION = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"
 LUA = """math.randomseed(7)
 local ids = {%s}
@@ -50,6 +53,11 @@ request = function()
   return wrk.format(nil, nil, nil, body)
 end
 """
+
+
+def wrk_script(contact_ids: list[str], key: str) -> str:
+    """wrk's script: BODY for a contact drawn at random from `contact_ids`, sent with `key`."""
+    return LUA % (", ".join(f'"{i}"' for i in contact_ids), BODY, key)
 
 
 async def sample(url: str, workspace_id: int) -> tuple[list[str], str, int]:
@@ -133,10 +141,7 @@ async def main() -> None:
 async def measure(args, url: str, workspace_id: int) -> None:
     key = await issue_key(url, workspace_id, Role.MARKETING)
     contact_ids, model_id, lead_count = await sample(url, workspace_id)
-    body = json.dumps(
-        {"query": RECORD, "variables": {"i": {"contactId": "CONTACT_ID", "type": "EMAIL_OPENED"}}}
-    )
-    lua = LUA % (", ".join(f'"{i}"' for i in contact_ids), body, key)
+    lua = wrk_script(contact_ids, key)
     async with uvicorn_worker(url, args.port) as server, httpx.AsyncClient(timeout=600) as client:
         run_wrk(args.port, lua, 3, args.connections)  # warm-up
         cpu_before, database_before = cpu_seconds(server.pid), database_cpu_seconds(url)
@@ -155,7 +160,7 @@ async def measure(args, url: str, workspace_id: int) -> None:
         )
         result["wal_bytes_per_request"] = round(wal / done)
         print(f"recordInteraction: {json.dumps(result)}", flush=True)
-        bodies = [body.replace("CONTACT_ID", contact_ids[i]) for i in range(50)]
+        bodies = [BODY.replace("CONTACT_ID", contact_ids[i]) for i in range(50)]
         trips = await round_trips_per_request(url, args.port + 1, key, bodies)
         print(f"round trips per request: {json.dumps(trips)}", flush=True)
 
