@@ -7,6 +7,12 @@ commit, once per workspace and transaction) when some process watches the worksp
 `WATCH_TABLE`). SQLite: row-level triggers; one writer at a time, so the id order is the commit
 order.
 
+A statement may write its own change-log rows instead (recordInteraction's, models/recording.py):
+it sets `SELF_LOGGED` to its `statement_timestamp()` (`MARK_SELF_LOGGED`), and every PostgreSQL
+trigger's WHEN clause then skips that statement's events, so no trigger function runs for it.
+The mark is transaction-local and names the statement, so a later statement of the same
+transaction is logged by the triggers as usual.
+
 Migration 0009 installs them; `leadgraph migrate` installs them again after every migration run,
 because SQLite table rebuilds (some ALTERs) drop a table's triggers.
 """
@@ -68,13 +74,22 @@ def pg_function(name, select, rows="new_rows", joins=False, notify=PG_NOTIFY):
         + "AS $$\n"
         "DECLARE payloads text[];\nBEGIN\n"
         f"  IF NOT EXISTS (SELECT FROM {rows}) THEN RETURN NULL; END IF;\n"
-        "  WITH ins AS (INSERT INTO change_log "
-        "(workspace_id, txid, entity, kind, record_id, detail, at)\n"
+        f"  WITH ins AS (INSERT INTO change_log ({LOG_COLUMNS})\n"
         f"    {select}\n    RETURNING workspace_id, txid)" + notify
     )
 
 
 TX = "pg_current_xact_id()::text::bigint"
+SELF_LOGGED = "leadgraph.self_logged"
+MARK_SELF_LOGGED = f"set_config('{SELF_LOGGED}', statement_timestamp()::text, true)"
+NOT_SELF_LOGGED = (
+    f"current_setting('{SELF_LOGGED}', true) IS DISTINCT FROM statement_timestamp()::text"
+)
+LOG_COLUMNS = "workspace_id, txid, entity, kind, record_id, detail, at"
+EVENT_DETAIL = (
+    "jsonb_build_object('event', n.id, 'from', n.from_status, 'to', n.to_status, "
+    "'reason', n.reason, 'api_key_name', n.api_key_name, 'at', n.at)"
+)
 SCORE_DETAIL = (
     "jsonb_build_object('model', n.model_id, 'score', n.score, 'previous', {previous}, "
     "'grade', n.grade, 'sales_ready', n.sales_ready, 'previous_sales_ready', {previous_ready})"
@@ -115,9 +130,7 @@ FUNCTIONS = [
     ),
     (
         "leadgraph_log_status",
-        f"SELECT n.workspace_id, {TX}, 'lead_event', 'CREATED', n.lead_id, "
-        "jsonb_build_object('event', n.id, 'from', n.from_status, 'to', n.to_status, "
-        "'reason', n.reason, 'api_key_name', n.api_key_name, 'at', n.at), now() "
+        f"SELECT n.workspace_id, {TX}, 'lead_event', 'CREATED', n.lead_id, {EVENT_DETAIL}, now() "
         "FROM new_rows n",
     ),
 ]
@@ -130,7 +143,8 @@ def pg_trigger(table, event, function):
     )
     return (
         f"CREATE OR REPLACE TRIGGER {table}_log_{event.lower()} AFTER {event} ON {table} "
-        f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        f"REFERENCING {transition} FOR EACH STATEMENT WHEN ({NOT_SELF_LOGGED}) "
+        f"EXECUTE FUNCTION {function}()"
     )
 
 

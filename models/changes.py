@@ -2,11 +2,12 @@
 
 Database triggers (installed by migration 0009) write the rows in the same transaction as the
 change, so every writer, a cascade or a set-based re-score included, is logged without any
-resolver knowing, and a rollback logs nothing. On PostgreSQL each row carries the writing
-transaction's id (`pg_current_xact_id()`, an xid8 kept as bigint); readers only read below the
-oldest running transaction (`pg_snapshot_xmin`), so transactions that commit out of order are
-never skipped. On SQLite one writer runs at a time and `txid` is 0: the id order is the commit
-order.
+resolver knowing, and a rollback logs nothing. One statement writes its own rows instead and the
+triggers skip it: recordInteraction's on PostgreSQL (models/recording.py: `change_log`).
+On PostgreSQL each row carries the writing transaction's id (`pg_current_xact_id()`, an xid8
+kept as bigint); readers only read below the oldest running transaction (`pg_snapshot_xmin`),
+so transactions that commit out of order are never skipped. On SQLite one writer runs at a
+time and `txid` is 0: the id order is the commit order.
 """
 
 import base64

@@ -3,7 +3,9 @@ interactions, three round trips when a model has entry criteria or attribute rul
 
 The write statement checks the references and the idempotency key, inserts the interaction,
 re-scores the leads under every active model, writes their summaries, statuses and events and
-reads it all back. The change log is written by the tables' triggers, as always.
+reads it all back. It writes its own change-log rows too (`change_log`), and the tables'
+triggers skip it (models/change_triggers.py: `SELF_LOGGED`): five trigger functions fewer per
+request, each with a query to find its rows and another to log them.
 
 Why the leads are locked before anything is counted: under READ COMMITTED a statement reads with
 the snapshot taken when it starts, so a statement that waited for a lead lock would count the
@@ -38,6 +40,13 @@ from typing import Any
 
 import orjson
 
+from models.change_triggers import (
+    EVENT_DETAIL,
+    LOG_COLUMNS,
+    MARK_SELF_LOGGED,
+    SCORE_DETAIL,
+    TX,
+)
 from models.lead import LeadStatus
 from models.rescoring import (
     ON_SCORE_CONFLICT,
@@ -329,6 +338,7 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
             f"{WRITE_QUEUE}, {ws}, {given_lead or 'NULL::int'}, {of_contact}, "
             f"{'TRUE' if active.read_metadata else 'FALSE'})), "
         )
+    columns.append(f"{MARK_SELF_LOGGED} AS self_logged")
     if given_contact is not None:
         columns.append(
             f"EXISTS (SELECT 1 FROM contact c WHERE c.id = {given_contact} "
@@ -398,13 +408,13 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         ctes.append(
             f"up AS (INSERT INTO lead_score ({SCORE_COLUMNS}) SELECT * FROM ({rows}) r "
             f"WHERE 1 = 1 {ON_SCORE_CONFLICT} RETURNING lead_id, model_id, score, "
-            "previous_score, grade, sales_ready, previous_sales_ready)"
+            "previous_score, grade, previous_grade, sales_ready, previous_sales_ready)"
         )
     else:
         ctes.append(
             "up AS (SELECT NULL::int AS lead_id, NULL::int AS model_id, 0 AS score, "
-            "NULL::int AS previous_score, NULL::text AS grade, FALSE AS sales_ready, "
-            "NULL::boolean AS previous_sales_ready WHERE FALSE)"
+            "NULL::int AS previous_score, NULL::text AS grade, NULL::text AS previous_grade, "
+            "FALSE AS sales_ready, NULL::boolean AS previous_sales_ready WHERE FALSE)"
         )
     for index, model in enumerate(active.models):
         delete = outside_criteria(model, scope, q)  # type: ignore[arg-type]
@@ -437,8 +447,9 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         "ev AS (INSERT INTO lead_event (workspace_id, lead_id, at, from_status, to_status, "
         f"reason, api_key_name) SELECT {ws}, x.id, {now_}, x.status, {ready_now}, "
         f"{q.typed(PROMOTION_REASON, 'text')}, {q.typed(Slot('actor'), 'text')} "
-        "FROM x WHERE x.promote)"
+        "FROM x WHERE x.promote RETURNING *)"
     )
+    ctes.append(f"lg AS ({change_log(ws)})")
     score_columns = (
         "lead_id, {p}model_id, {p}score, {p}previous_score, {p}grade, {p}sales_ready, "
         "{p}previous_sales_ready"
@@ -468,9 +479,36 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         f"(SELECT json_agg(CASE WHEN n.id IS NULL THEN {'l.lead' if one else 'row_to_json(l)'} "
         f"ELSE row_to_json(n) END) FROM {everywhere.relation} l LEFT JOIN lu n ON n.id = l.id "
         "WHERE (v.fresh OR v.replay) "
-        f"AND {everywhere.leads(q, 'l')}) AS leads FROM v"
+        f"AND {everywhere.leads(q, 'l')}) AS leads, "
+        # As the triggers notify (models/change_triggers.py: PG_NOTIFY)
+        f"(SELECT count(*) FROM (SELECT pg_notify('leadgraph_changes', {ws} || ':' || {TX}) "
+        f"FROM change_watch w WHERE w.workspace_id = {ws} AND w.until > now() "
+        "AND EXISTS (SELECT FROM lg)) n) AS notified FROM v"
     )
     return f"WITH {', '.join(ctes)} {select}", q.params
+
+
+def change_log(ws: str) -> str:
+    """The statement's own change-log rows, as the triggers would write them for its INSERTs and
+    UPDATEs (models/change_triggers.py: FUNCTIONS), which skip it (`self_logged` in `chk`). A
+    lead_score row the upsert inserted has no previous score; one it updated is logged when its
+    score, grade or readiness changed. Every updated lead changed (see `lu`)."""
+    score_changed = (
+        "CASE WHEN n.previous_score IS NULL THEN n.score <> 0 OR n.sales_ready "
+        "ELSE n.score <> n.previous_score OR n.grade IS DISTINCT FROM n.previous_grade "
+        "OR n.sales_ready <> n.previous_sales_ready END"
+    )
+    score_detail = SCORE_DETAIL.format(
+        previous="n.previous_score", previous_ready="n.previous_sales_ready"
+    )
+    rows = [
+        f"SELECT {ws}, {TX}, 'interaction', 'CREATED', n.id, NULL::jsonb, now() FROM ins n",
+        f"SELECT {ws}, {TX}, 'lead_score', 'UPDATED', n.lead_id, {score_detail}, now() "
+        f"FROM up n WHERE {score_changed}",
+        f"SELECT {ws}, {TX}, 'lead', 'UPDATED', n.id, NULL, now() FROM lu n",
+        f"SELECT {ws}, {TX}, 'lead_event', 'CREATED', n.lead_id, {EVENT_DETAIL}, now() FROM ev n",
+    ]
+    return f"INSERT INTO change_log ({LOG_COLUMNS}) {' UNION ALL '.join(rows)} RETURNING 1"
 
 
 def decode(value: Any) -> Any:

@@ -192,7 +192,8 @@ SCORE_COLUMNS = (
 )
 ON_SCORE_CONFLICT = (
     "ON CONFLICT (lead_id, model_id) DO UPDATE SET previous_score = lead_score.score, "
-    "previous_sales_ready = lead_score.sales_ready, score = excluded.score, "
+    "previous_sales_ready = lead_score.sales_ready, previous_grade = lead_score.grade, "
+    "score = excluded.score, "
     "grade = excluded.grade, sales_ready = excluded.sales_ready, counts = excluded.counts, "
     "contributions = excluded.contributions, updated_at = excluded.updated_at"
 )

@@ -39,6 +39,8 @@ class LeadScore(Model):
     score = fields.IntField(default=0)
     previous_score = fields.IntField(null=True)
     grade = fields.CharField(max_length=50, null=True)
+    # The grade before the last upsert (recordInteraction's change log compares the two).
+    previous_grade = fields.CharField(max_length=50, null=True)
     sales_ready = fields.BooleanField(default=False)
     previous_sales_ready = fields.BooleanField(null=True)
     counts = fields.JSONField(default=list)

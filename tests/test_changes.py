@@ -372,3 +372,29 @@ async def test_a_bulk_update_after_a_one_row_update_joins_its_transition_tables_
         assert count == 401  # the one row, then all 400
     finally:
         await conn.close()
+
+
+@pytest.mark.skipif(not POSTGRES, reason="statement-level triggers and their WHEN are PostgreSQL's")
+async def test_triggers_skip_only_the_statement_that_logs_itself(tenant):
+    """A statement that marks itself as writing its own change log (as recordInteraction's
+    does: models/change_triggers.py, MARK_SELF_LOGGED) gets no rows from the triggers; the next
+    statement of the same transaction is logged by them as usual."""
+    from models.change_triggers import MARK_SELF_LOGGED
+
+    created = await tenant.mutate("createContact", {"lastName": "A"}, "contact { id }")
+    contact_id = int(from_global_id(created["contact"]["id"]))
+    conn = connections.get("default")
+    start = (await conn.execute_query_dict("SELECT COALESCE(MAX(id), 0) AS id FROM change_log"))[0][
+        "id"
+    ]
+    async with in_transaction() as tx:
+        await tx.execute_query(
+            f"WITH m AS (SELECT {MARK_SELF_LOGGED}) UPDATE contact SET last_name = 'B' FROM m "
+            f"WHERE contact.id = {contact_id}"
+        )
+        await tx.execute_query(f"UPDATE contact SET last_name = 'C' WHERE id = {contact_id}")
+    rows = await conn.execute_query_dict(
+        "SELECT kind FROM change_log WHERE entity = 'contact' "
+        f"AND record_id = {contact_id} AND id > {int(start)}"
+    )
+    assert [r["kind"] for r in rows] == ["UPDATED"]

@@ -4,6 +4,7 @@ the same answers as the general path, cached scoring models that follow every ch
 keys that hold when no lead lock serialises the racing requests."""
 
 import asyncio
+import json
 import os
 from datetime import UTC, datetime
 
@@ -22,8 +23,9 @@ from tortoise import connections
 from models import Interaction, Role, recording
 from models.sql import parse_datetime
 
+POSTGRES = os.environ.get("LEADGRAPH_TEST_DATABASE_URL", "").startswith("postgres")
 postgres_only = pytest.mark.skipif(
-    not os.environ.get("LEADGRAPH_TEST_DATABASE_URL", "").startswith("postgres"),
+    not POSTGRES,
     reason="the three-round-trip path is PostgreSQL's (SQLite keeps the general one)",
 )
 
@@ -176,8 +178,10 @@ async def test_a_replay_that_waited_answers_with_the_scores_stored_after_the_wai
 
 async def test_same_answers_as_the_general_path(make_tenant):
     """The same sequence sent as recordInteraction and as one-item recordInteractions (the
-    general multi-statement path) to two identical workspaces gives the same answers and
-    stored states, ids aside: promotions, grades, decay, entry criteria, replays, errors."""
+    general multi-statement path) to two identical workspaces gives the same answers, stored
+    states and change log (per transaction; on PostgreSQL recordInteraction's statement writes
+    its own, the general path's are the triggers'), ids aside: promotions, grades, decay, entry
+    criteria, replays, errors."""
     answers = []
     for mutation in (RECORD, BULK):
         tenant = await make_tenant("Same")
@@ -214,6 +218,7 @@ async def test_same_answers_as_the_general_path(make_tenant):
             {"contactId": contact_id, "leadId": "TGVhZDo5OTk5OTk=", "type": "EMAIL_OPENED"},
         ]
         seen = []
+        start = await last_change(tenant)
         for item in items:
             variables = {"i": item if mutation is RECORD else {"interactions": [item]}}
             data = await tenant.gql(mutation, variables, Role.MARKETING)
@@ -231,8 +236,53 @@ async def test_same_answers_as_the_general_path(make_tenant):
             ]
             seen.append((one, changes, errors))
         seen.append([await lead_state(tenant, lead) for lead in (solar, wind)])
+        leads = {int(relay.GlobalID.from_id(solar).node_id): "solar"}
+        leads[int(relay.GlobalID.from_id(wind).node_id)] = "wind"
+        names = {
+            int(relay.GlobalID.from_id(m["id"]).node_id): m["name"] for m in models["scoringModels"]
+        }
+        logged = await changes_since(tenant, start, leads, names)
+        if mutation is RECORD and POSTGRES:  # each change once: the statement's log, not also
+            # the triggers' (SQLite logs every transaction as txid 0, and by triggers alone)
+            assert all(len(set(t)) == len(t) for t in logged), logged
+        # The general path updates a promoted lead twice, in two statements: logged twice.
+        seen.append([sorted(set(t)) for t in logged])
         answers.append(seen)
+    assert answers[0][-1], "the sequence logged changes"
     assert answers[0] == answers[1]
+
+
+async def last_change(tenant) -> int:
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT COALESCE(MAX(id), 0) AS id FROM change_log"
+    )
+    return rows[0]["id"]
+
+
+async def changes_since(tenant, start: int, leads: dict, models: dict) -> list:
+    """The workspace's change log after `start`, per transaction in commit order, each as a
+    sorted list with lead and model ids named, interactions numbered in order of appearance, and
+    a status event's own id and time left out."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT txid, entity, kind, record_id, detail FROM change_log "
+        f"WHERE workspace_id = {int(tenant.workspace.id)} AND id > {int(start)} ORDER BY id"
+    )
+    interactions: dict = {}
+    transactions: dict = {}
+    for row in rows:
+        detail = row["detail"]
+        detail = json.loads(detail) if isinstance(detail, str) else detail
+        if row["entity"] == "interaction":
+            record = interactions.setdefault(row["record_id"], f"i{len(interactions)}")
+        else:
+            record = leads[row["record_id"]]
+        if detail and "model" in detail:
+            detail = {**detail, "model": models[detail["model"]]}
+        if detail and "event" in detail:
+            detail = {k: v for k, v in detail.items() if k not in ("event", "at")}
+        entry = (row["entity"], row["kind"], record, json.dumps(detail, sort_keys=True))
+        transactions.setdefault(row["txid"], []).append(entry)
+    return [sorted(entries) for entries in transactions.values()]
 
 
 @postgres_only

@@ -287,10 +287,11 @@ async def test_rows_committed_while_the_listener_was_down_are_replayed_once(sett
 async def test_a_write_of_several_tables_sends_one_notification_and_its_rows_load_together(
     settings, tenant
 ):
-    """recordInteraction writes an interaction, a score and a lead in one transaction: the
-    change log's triggers announce it once (`workspace:txid`, identical payloads folded by
-    PostgreSQL), and the listener loads every row of that transaction from the one notice.
-    Writes to a workspace that no listener watches announce nothing."""
+    """recordInteraction writes an interaction, a score and a lead in one transaction: it is
+    announced once (`workspace:txid`; the statement logs and announces itself, and identical
+    payloads would be folded by PostgreSQL), and the listener loads every row of that
+    transaction from the one notice. Writes to a workspace that no listener watches, that
+    statement's included, announce nothing."""
     dsn = asyncpg_dsn(settings.database_url)
     received: list[str] = []
     watcher = await asyncpg.connect(dsn)
@@ -301,6 +302,12 @@ async def test_a_write_of_several_tables_sends_one_notification_and_its_rows_loa
         await tenant.mutate(
             "createLead", {"topic": "Solar", "contactId": contact_id}, "lead { id }"
         )
+        unwatched = await tenant.mutate(
+            "recordInteraction",
+            {"contactId": contact_id, "type": "EMAIL_OPENED"},
+            "interaction { id }",
+        )
+        assert unwatched["userErrors"] == []
         await asyncio.sleep(0.3)  # a notice of those writes would be here by now
         assert received == []
         await watcher.execute(
