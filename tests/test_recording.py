@@ -218,7 +218,7 @@ async def test_same_answers_as_the_general_path(make_tenant):
             {"contactId": contact_id, "leadId": "TGVhZDo5OTk5OTk=", "type": "EMAIL_OPENED"},
         ]
         seen = []
-        start = await last_change(tenant)
+        start = await last_change()
         for item in items:
             variables = {"i": item if mutation is RECORD else {"interactions": [item]}}
             data = await tenant.gql(mutation, variables, Role.MARKETING)
@@ -252,7 +252,8 @@ async def test_same_answers_as_the_general_path(make_tenant):
     assert answers[0] == answers[1]
 
 
-async def last_change(tenant) -> int:
+async def last_change() -> int:
+    """The newest change-log row's id (0 when there is none)."""
     rows = await connections.get("default").execute_query_dict(
         "SELECT COALESCE(MAX(id), 0) AS id FROM change_log"
     )
