@@ -32,15 +32,24 @@ WATCH_TABLE = (
     "(workspace_id integer PRIMARY KEY, until timestamptz NOT NULL)"
 )
 
+
+def watched(workspace: str) -> str:
+    """SQL condition: some process watches `workspace` (an SQL expression) now. The triggers'
+    notification and recordInteraction's own (models/recording.py) both use it."""
+    return (
+        f"EXISTS (SELECT FROM change_watch w WHERE w.workspace_id = {workspace} "
+        "AND w.until > now())"
+    )
+
+
 # One payload per watched workspace and transaction (`workspace:txid`): PostgreSQL delivers
 # identical payloads of one transaction once, so the tables a write touches cost one
 # notification, not one per statement (recordInteraction: 3 -> 1), and every listening process
 # wakes once.
-PG_NOTIFY = """
+PG_NOTIFY = f"""
   SELECT array_agg(d.workspace_id || ':' || d.txid) INTO payloads
     FROM (SELECT DISTINCT workspace_id, txid FROM ins) d
-    WHERE EXISTS (SELECT FROM change_watch w WHERE w.workspace_id = d.workspace_id
-                  AND w.until > now());
+    WHERE {watched("d.workspace_id")};
   IF payloads IS NOT NULL THEN
     PERFORM pg_notify('leadgraph_changes', p) FROM unnest(payloads) AS p;
   END IF;

@@ -46,6 +46,7 @@ from models.change_triggers import (
     MARK_SELF_LOGGED,
     SCORE_DETAIL,
     TX,
+    watched,
 )
 from models.lead import LeadStatus
 from models.rescoring import (
@@ -482,8 +483,7 @@ def _build(workspace_id: int, shape: Shape, active: ActiveModels) -> tuple[str, 
         f"AND {everywhere.leads(q, 'l')}) AS leads, "
         # As the triggers notify (models/change_triggers.py: PG_NOTIFY)
         f"(SELECT count(*) FROM (SELECT pg_notify('leadgraph_changes', {ws} || ':' || {TX}) "
-        f"FROM change_watch w WHERE w.workspace_id = {ws} AND w.until > now() "
-        "AND EXISTS (SELECT FROM lg)) n) AS notified FROM v"
+        f"WHERE {watched(ws)} AND EXISTS (SELECT FROM lg)) n) AS notified FROM v"
     )
     return f"WITH {', '.join(ctes)} {select}", q.params
 
