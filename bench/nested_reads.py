@@ -65,8 +65,15 @@ async def statements_per_request(url: str, key: str, workloads: dict) -> dict[st
     logger.setLevel(logging.DEBUG)
     logger.addHandler(Counter())
     counts = {}
+    # No background work: the webhook dispatcher's polls would be counted with a request that
+    # overlaps one (a 250 ms stats query did every other run).
     app = create_app(
-        Settings(database_url=url, api_key_cache_seconds=60, rescore_interval_seconds=0)
+        Settings(
+            database_url=url,
+            api_key_cache_seconds=60,
+            rescore_interval_seconds=0,
+            webhook_dispatcher=False,
+        )
     )
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)

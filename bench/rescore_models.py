@@ -97,7 +97,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    await Tortoise.init(config=Settings(database_url=database_url()).tortoise_config())
+    # Whole-workspace statements: the CLI's longer statement timeout, not a request's.
+    settings = Settings(database_url=database_url()).for_batch_work()
+    await Tortoise.init(config=settings.tortoise_config())
     try:
         workspace = await Workspace.get(slug="bench")
         conn = connections.get("default")
