@@ -6,7 +6,10 @@ of its idle p99.
 
 The noisy workspace is the seeded `bench` one (100,000 contacts); the quiet one is small and is
 created in a scratch copy of the seeded database, dropped after the run. Both load generators
-are closed loops of httpx clients in this process (one uvicorn worker serves).
+are httpx clients in this process (one uvicorn worker serves): the noisy one closed loops, the
+quiet one paced at ISOLATION_QUIET_RATE requests/s over two connections (100 by default, a
+workspace going about its day; 0: closed loops as fast as the server answers, which makes the
+quiet workspace a second heavy one: on 2 cores both then compete for the same CPU).
 """
 
 import asyncio
@@ -59,10 +62,23 @@ async def quiet_workspace(url: str) -> int:
         await Tortoise.close_connections()
 
 
-async def loop(client, query: str | list[str], until: float, latencies: list, outcomes: Counter):
+async def loop(
+    client,
+    query: str | list[str],
+    until: float,
+    latencies: list,
+    outcomes: Counter,
+    rate: float = 0,
+):
+    """Sends `query` (or each of a list in turn) until `until`: back to back, or `rate` per
+    second on a fixed schedule (a late answer is not made up for by a burst)."""
     queries = query if isinstance(query, list) else [query]
     n = 0
+    due = time.monotonic()
     while time.monotonic() < until:
+        if rate:
+            due = max(due + 1 / rate, time.monotonic())
+            await asyncio.sleep(due - time.monotonic())
         started = time.monotonic()
         response = await client.post("/graphql", json={"query": queries[n % len(queries)]})
         latencies.append((time.monotonic() - started) * 1000)
@@ -75,7 +91,7 @@ def p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 2 else float("nan")
 
 
-async def phase(port, quiet_key, noisy_key, seconds, noisy_connections):
+async def phase(port, quiet_key, noisy_key, seconds, noisy_connections, quiet_rate):
     base = f"http://127.0.0.1:{port}"
     until = time.monotonic() + seconds
     quiet_lat, noisy_lat = [], []
@@ -92,7 +108,9 @@ async def phase(port, quiet_key, noisy_key, seconds, noisy_connections):
             limits=limits,
         ) as noisy,
     ):
-        tasks = [loop(quiet, QUIET_READ, until, quiet_lat, quiet_out) for _ in range(2)]
+        tasks = [
+            loop(quiet, QUIET_READ, until, quiet_lat, quiet_out, quiet_rate / 2) for _ in range(2)
+        ]
         tasks += [
             loop(noisy, worst_queries()[i:] + worst_queries()[:i], until, noisy_lat, noisy_out)
             for i in range(noisy_connections)
@@ -105,13 +123,16 @@ async def main() -> None:
     seconds = int(os.environ.get("ISOLATION_SECONDS", "8"))
     noisy_connections = int(os.environ.get("ISOLATION_NOISY_CONNECTIONS", "12"))
     port = int(os.environ.get("ISOLATION_PORT", "9731"))
+    quiet_rate = float(os.environ.get("ISOLATION_QUIET_RATE", "100"))
     seeded = database_url()
     noisy_id = await prepare(seeded, 100_000)
     async with scratch_copy(seeded) as url:
-        await measure(url, noisy_id, seconds, noisy_connections, port)
+        await measure(url, noisy_id, seconds, noisy_connections, port, quiet_rate)
 
 
-async def measure(url: str, noisy_id: int, seconds: int, noisy_connections: int, port: int):
+async def measure(
+    url: str, noisy_id: int, seconds: int, noisy_connections: int, port: int, quiet_rate: float
+):
     quiet_id = await quiet_workspace(url)
     settings = Settings()
     schema = build_schema(settings)
@@ -123,11 +144,13 @@ async def measure(url: str, noisy_id: int, seconds: int, noisy_connections: int,
     quiet_key = await issue_key(url, quiet_id, Role.READ_ONLY)
     cap = os.environ.get("LEADGRAPH_MAX_EXPENSIVE_READS_PER_WORKSPACE", "1")
     print(f"expensive-read slots per workspace: {cap}")
+    pace = f"{quiet_rate:g} requests/s" if quiet_rate else "closed loops, as fast as answered"
+    print(f"quiet workspace: 2 connections, {pace}")
     async with uvicorn_worker(url, port, LEADGRAPH_MAX_EXPENSIVE_READS_PER_WORKSPACE=cap):
-        await phase(port, quiet_key, noisy_key, 2, 0)  # warm-up
-        idle, _, _, _ = await phase(port, quiet_key, noisy_key, seconds, 0)
+        await phase(port, quiet_key, noisy_key, 2, 0, quiet_rate)  # warm-up
+        idle, _, _, _ = await phase(port, quiet_key, noisy_key, seconds, 0, quiet_rate)
         loaded, quiet_out, noisy_lat, noisy_out = await phase(
-            port, quiet_key, noisy_key, seconds, noisy_connections
+            port, quiet_key, noisy_key, seconds, noisy_connections, quiet_rate
         )
     ratio = p(loaded, 99) / p(idle, 99)
     print(f"quiet read idle:   n={len(idle)} p50={p(idle, 50):.1f} ms p99={p(idle, 99):.1f} ms")
