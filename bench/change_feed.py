@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     database_url,
     issue_key,
+    random_contact_script,
     run_wrk,
     scratch_copy,
     uvicorn_worker,
@@ -155,21 +156,9 @@ UPDATE_CONTACT = json.dumps(
     {
         "query": "mutation($i: UpdateContactInput!) { updateContact(input: $i) { "
         "contact { jobTitle } userErrors { code } } }",
-        "variables": {"i": {"id": "CONTACT", "jobTitle": "Analyst NUMBER"}},
+        "variables": {"i": {"id": "CONTACT_ID", "jobTitle": "Analyst RANDOM_NUMBER"}},
     }
 )
-UPDATE_LUA = """math.randomseed(11)
-local ids = {%s}
-local template = [[%s]]
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %s"
-request = function()
-  local body = string.gsub(template, "CONTACT", ids[math.random(#ids)])
-  body = string.gsub(body, "NUMBER", tostring(math.random(1000000)))
-  return wrk.format(nil, nil, nil, body)
-end
-"""
 
 
 async def contact_ids(url: str, workspace_id: int, n: int) -> list[str]:
@@ -191,9 +180,11 @@ async def update_rps(url: str, key: str, contacts: list[str], seconds: float) ->
     """`updateContact` of a random contact's job title through one worker, after a check that
     it answers without errors and a warm-up."""
     port = 11002
-    lua = UPDATE_LUA % (", ".join(f'"{c}"' for c in contacts), UPDATE_CONTACT, key)
+    lua = random_contact_script(UPDATE_CONTACT, contacts, key, seed=11)
     async with uvicorn_worker(url, port), httpx.AsyncClient(timeout=30) as client:
-        body = json.loads(UPDATE_CONTACT.replace("CONTACT", contacts[0]).replace("NUMBER", "0"))
+        body = json.loads(
+            UPDATE_CONTACT.replace("CONTACT_ID", contacts[0]).replace("RANDOM_NUMBER", "0")
+        )
         data = await gql(client, f"http://127.0.0.1:{port}/graphql", key, **body)
         assert data["updateContact"]["userErrors"] == [], data
         run_wrk(port, lua, 2, 16)

@@ -145,6 +145,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+RANDOM_CONTACT_LUA = """math.randomseed(%d)
+local ids = {%s}
+local template = [[%s]]
+local numbered = string.find(template, "RANDOM_NUMBER", 1, true)
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+request = function()
+  local body = string.gsub(template, "CONTACT_ID", ids[math.random(#ids)])
+  if numbered then
+    body = string.gsub(body, "RANDOM_NUMBER", tostring(math.random(1000000)))
+  end
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def random_contact_script(body: str, contact_ids: list[str], key: str, seed: int) -> str:
+    """wrk's script sending `body` with CONTACT_ID replaced by a contact drawn at random from
+    `contact_ids` (and RANDOM_NUMBER, where present, by a random number), with `key`."""
+    return RANDOM_CONTACT_LUA % (seed, ", ".join(f'"{i}"' for i in contact_ids), body, key)
+
+
 def run_wrk(port: int, lua: str, duration: int, connections: int) -> dict:
     """wrk (1 thread) against /graphql with the given Lua script; parses rate and latency."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:

@@ -26,6 +26,7 @@ from common import (
     database_url,
     issue_key,
     prepare,
+    random_contact_script,
     round_trip_proxy,
     run_wrk,
     scratch_copy,
@@ -42,22 +43,11 @@ BODY = json.dumps(
     {"query": RECORD, "variables": {"i": {"contactId": "CONTACT_ID", "type": "EMAIL_OPENED"}}}
 )
 WAL_POSITION = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"
-LUA = """math.randomseed(7)
-local ids = {%s}
-local template = [[%s]]
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %s"
-request = function()
-  local body = string.gsub(template, "CONTACT_ID", ids[math.random(#ids)])
-  return wrk.format(nil, nil, nil, body)
-end
-"""
 
 
 def wrk_script(contact_ids: list[str], key: str) -> str:
     """wrk's script: BODY for a contact drawn at random from `contact_ids`, sent with `key`."""
-    return LUA % (", ".join(f'"{i}"' for i in contact_ids), BODY, key)
+    return random_contact_script(BODY, contact_ids, key, seed=7)
 
 
 async def sample(url: str, workspace_id: int) -> tuple[list[str], str, int]:
